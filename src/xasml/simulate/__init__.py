@@ -1,0 +1,1 @@
+"""xasml.simulate."""
