@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(VENV)/bin/xasml demo --out demo-output
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy src/xasml
