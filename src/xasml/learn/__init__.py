@@ -1,6 +1,7 @@
 """xasml.learn."""
 
 from .conformal import ConformalClassifier, ConformalRegressor, CoverageReport, empirical_coverage
+from .importance import WindowImportance, energy_window_importance, equal_width_windows
 from .ood import OODDetector
 
 __all__ = [
@@ -8,5 +9,8 @@ __all__ = [
     "ConformalRegressor",
     "CoverageReport",
     "OODDetector",
+    "WindowImportance",
     "empirical_coverage",
+    "energy_window_importance",
+    "equal_width_windows",
 ]
