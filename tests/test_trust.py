@@ -194,3 +194,14 @@ def test_uncalibrated_and_wrong_model(splits):
         ConformalRegressor(Ridge()).predict_interval(splits["test"][0])
     with pytest.raises(ParameterError, match="predict_proba"):
         ConformalClassifier(Ridge()).calibrate(*splits["calib"])
+
+
+def test_conformal_mismatched_features(splits):
+    (Xtr, ytr), (Xc, yc) = splits["train"], splits["calib"]
+    cr = ConformalRegressor(Ridge().fit(Xtr, ytr)).calibrate(Xc, yc)
+    with pytest.raises(ParameterError, match="X must have 120 features"):
+        cr.predict_interval(Xc[:, :100])
+    clf = LogisticRegression(max_iter=500).fit(Xtr, ytr[:, 0] > 0)
+    cc = ConformalClassifier(clf).calibrate(Xc, yc[:, 0] > 0)
+    with pytest.raises(ParameterError, match="X must have 120 features"):
+        cc.predict_set(Xc[:, :100])

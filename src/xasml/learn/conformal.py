@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ._trust_checks import as_features, as_targets, check_confidence
+from ._trust_checks import as_features, as_targets, check_confidence, check_n_features
 
 __all__ = ["ConformalRegressor", "ConformalClassifier", "CoverageReport", "empirical_coverage"]
 
@@ -51,6 +51,8 @@ class ConformalRegressor:
     ----------
     residuals_ : ndarray, shape (n_calib, n_targets)
         Absolute calibration residuals.
+    n_features_in_ : int
+        Energy points per spectrum at calibration.
     single_output_ : bool
         Whether ``y`` was 1-D at calibration (intervals then have shape ``(n, 2)``).
     """
@@ -74,7 +76,7 @@ class ConformalRegressor:
             ``self``.
         """
         _require(self.estimator, "predict", "regressor")
-        n = as_features(X_calib, "X_calib")[0].shape[0]
+        n, self.n_features_in_ = as_features(X_calib, "X_calib")[0].shape
         y = as_targets(y_calib, n, "y_calib").astype(float)
         y_hat = np.asarray(self.estimator.predict(X_calib), dtype=float).reshape(y.shape)
         self.single_output_ = y.ndim == 1
@@ -103,6 +105,7 @@ class ConformalRegressor:
         """
         self._check_calibrated()
         c = check_confidence(confidence, self.residuals_.shape[0])
+        check_n_features(as_features(X, "X")[0], self.n_features_in_, "X")
         from crepes import ConformalRegressor as _CR
 
         y_hat = np.asarray(self.estimator.predict(X), dtype=float).reshape(-1, self.n_targets)
@@ -129,6 +132,7 @@ class ConformalRegressor:
             "kind": "ConformalRegressor",
             "score": "absolute_residual",
             "single_output": bool(self.single_output_),
+            "n_features": int(self.n_features_in_),
             "residuals": self.residuals_.tolist(),
         }
 
@@ -145,6 +149,7 @@ class ConformalRegressor:
             len(state["residuals"]), -1
         )
         obj.single_output_ = bool(state["single_output"])
+        obj.n_features_in_ = int(state["n_features"])
         return obj
 
 
@@ -167,6 +172,8 @@ class ConformalClassifier:
         Calibration non-conformity scores.
     classes_ : ndarray, shape (n_classes,)
         Class labels, the columns of the sets.
+    n_features_in_ : int
+        Energy points per spectrum at calibration.
     """
 
     def __init__(self, estimator: Any) -> None:
@@ -191,7 +198,7 @@ class ConformalClassifier:
         classes = np.asarray(getattr(self.estimator, "classes_", []))
         if classes.size == 0:
             raise ParameterError("estimator must be fitted (it has no classes_)")
-        n = as_features(X_calib, "X_calib")[0].shape[0]
+        n, self.n_features_in_ = as_features(X_calib, "X_calib")[0].shape
         y = as_targets(y_calib, n, "y_calib")
         if y.ndim != 1:
             raise ParameterError(f"y_calib must be 1-D class labels; found shape {y.shape}")
@@ -222,6 +229,7 @@ class ConformalClassifier:
         """
         self._check_calibrated()
         c = check_confidence(confidence, self.scores_.size)
+        check_n_features(as_features(X, "X")[0], self.n_features_in_, "X")
         from crepes import ConformalClassifier as _CC
 
         proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
@@ -239,6 +247,7 @@ class ConformalClassifier:
         return {
             "kind": "ConformalClassifier",
             "score": "1 - p(true class)",
+            "n_features": int(self.n_features_in_),
             "classes": self.classes_.tolist(),
             "scores": self.scores_.tolist(),
         }
@@ -254,6 +263,7 @@ class ConformalClassifier:
         obj = cls(estimator)
         obj.classes_ = np.asarray(state["classes"])
         obj.scores_ = np.asarray(state["scores"], dtype=float)
+        obj.n_features_in_ = int(state["n_features"])
         return obj
 
 
