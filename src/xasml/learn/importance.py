@@ -101,7 +101,7 @@ class WindowImportance:
                 width=0.8 * (row.e_max - row.e_min),
                 yerr=row.importance_std,
                 color="C1",
-                alpha=0.7,
+                alpha=0.5,
             )
             bars.annotate(
                 str(row.window),
@@ -111,6 +111,9 @@ class WindowImportance:
                 fontsize=8,
             )
         bars.set_ylabel(f"importance (drop in {self.scoring})")
+        # keep the spectrum line above the bars of the twin axes
+        ax.set_zorder(bars.get_zorder() + 1)
+        ax.patch.set_visible(False)
         return fig
 
 
