@@ -33,7 +33,11 @@ def test_feff_inp(tree: Path) -> None:
     assert inp.absorber == "Cu"
     assert inp.edge == "K"
     assert [(p.ipot, p.z, p.tag) for p in inp.potentials] == [
-        (0, 29, "Cu"), (1, 56, "Ba"), (2, 39, "Y"), (3, 29, "Cu"), (4, 8, "O")
+        (0, 29, "Cu"),
+        (1, 56, "Ba"),
+        (2, 39, "Y"),
+        (3, 29, "Cu"),
+        (4, 8, "O"),
     ]
     assert inp.xyz.shape == (208, 3) and inp.ipot.shape == (208,)
     np.testing.assert_allclose(inp.xyz[0], 0.0)  # absorber at the origin
@@ -66,8 +70,7 @@ def test_xmu_fermi_level(tree: Path) -> None:
     np.testing.assert_allclose(da.energy.values, raw[:, 0])
     np.testing.assert_allclose(da.values, raw[:, 3])
     # Mu=-8.369 eV: E - E_F = e - Mu on every row
-    np.testing.assert_allclose(da.energy.values - da.attrs["e_fermi"], raw[:, 1] + 8.369,
-                               atol=2e-3)
+    np.testing.assert_allclose(da.energy.values - da.attrs["e_fermi"], raw[:, 1] + 8.369, atol=2e-3)
     assert da.attrs["e_fermi"] == pytest.approx(8984.958 + 12.179 - 8.369, abs=1e-3)
     assert da.attrs["element"] == "Cu" and da.attrs["edge"] == "K"
     assert da.sizes["energy"] == 173
@@ -151,8 +154,9 @@ def test_omnixas_missing_sites_are_reported(omnixas_sites: Path) -> None:
     assert sniff(omnixas_sites) == "feff"
     with pytest.warns(XasmlWarning, match=r"mp-1101124/001_Cu, mp-1101124/003_Cu"):
         spectra = _feff.read_all(omnixas_sites)
-    assert spectra and all(s.attrs["missing_sites"] == ["mp-1101124/001_Cu",
-                                                        "mp-1101124/003_Cu"] for s in spectra)
+    assert spectra and all(
+        s.attrs["missing_sites"] == ["mp-1101124/001_Cu", "mp-1101124/003_Cu"] for s in spectra
+    )
     for s in spectra:
         # every spectrum starts near 3.8 eV below E_F (k = -1 / Å) and has 173 points
         assert s.sizes["energy"] == 173

@@ -58,8 +58,7 @@ def test_spectrum_image_kev_axis(tmp_path: Path) -> None:
     axes = [
         {"name": "y", "size": 2, "scale": 0.5, "offset": 1.0, "units": "nm", "navigate": True},
         {"name": "x", "size": 3, "scale": 0.25, "offset": 0.0, "units": "nm", "navigate": True},
-        {"name": "E", "size": 5, "scale": 0.001, "offset": 0.53, "units": "keV",
-         "navigate": False},
+        {"name": "E", "size": 5, "scale": 0.001, "offset": 0.53, "units": "keV", "navigate": False},
     ]
     path = tmp_path / "map.hspy"
     _write_hspy(path, data, axes, ["O"])
@@ -76,8 +75,7 @@ def test_line_of_spectra_is_a_set(tmp_path: Path) -> None:
     data = np.random.default_rng(0).random((4, 6))
     axes = [
         {"name": "x", "size": 4, "scale": 1.0, "offset": 0.0, "units": "nm", "navigate": True},
-        {"name": "E", "size": 6, "scale": 0.5, "offset": 700.0, "units": "eV",
-         "navigate": False},
+        {"name": "E", "size": 6, "scale": 0.5, "offset": 700.0, "units": "eV", "navigate": False},
     ]
     path = tmp_path / "line.hspy"
     _write_hspy(path, data, axes, ["Fe", "O"])

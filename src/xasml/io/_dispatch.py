@@ -23,6 +23,9 @@ FORMATS: dict[str, str] = {
     # binary and directory formats
     "xasml-store": ".store",
     "hspy": "._hspy",
+    "nexus": "._nexus",
+    "flexpes": "._flexpes",
+    "als-stxm": "._als_stxm",
     "feff": "._feff",
 }
 

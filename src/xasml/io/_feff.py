@@ -464,7 +464,8 @@ def read(path: Path, **kwargs: Any) -> xr.DataArray:
     label_keys = ("material_id", "site", "absorber", "e_fermi", "feff_mu")
     labels = {k: [sp.attrs[k] for sp in spectra] for k in label_keys}
     bare = [
-        sp.drop_vars(["k", "mu0", "chi"]).drop_attrs(deep=False)
+        sp.drop_vars(["k", "mu0", "chi"])
+        .drop_attrs(deep=False)
         .assign_attrs({k: v for k, v in sp.attrs.items() if k not in label_keys})
         for sp in spectra
     ]

@@ -16,11 +16,13 @@ import numpy as np
 
 from ..errors import FormatError
 
-__all__ = ["HDF5_MAGIC", "is_hdf5", "open_h5", "peek_h5", "as_str", "as_float"]
+__all__ = ["HDF5_MAGIC", "is_hdf5", "is_hdf5_file", "open_h5", "peek_h5", "as_str", "as_float"]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-# The superblock sits at 0 or, after a user block, at 512, 1024, 2048 ... bytes.
+# The superblock sits at 0 or, after a user block, at 512, 1024, 2048 ... bytes
+# (PolLux NXstxm files carry a 32 KiB XMP user block starting with "\x89HMP").
 _MAGIC_OFFSETS = (0, 512, 1024, 2048)
+_MAX_USER_BLOCK = 1 << 30
 
 T = TypeVar("T")
 
@@ -31,12 +33,33 @@ H5_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     TypeError,
     RuntimeError,
+    AttributeError,
 )
 
 
 def is_hdf5(head: bytes) -> bool:
     """Whether ``head`` (the first bytes of a file) carries the HDF5 signature."""
     return any(head[o : o + 8] == HDF5_MAGIC for o in _MAGIC_OFFSETS)
+
+
+def is_hdf5_file(path: Path, head: bytes) -> bool:
+    """Like :func:`is_hdf5`, also looking past ``head`` at larger user-block offsets."""
+    if is_hdf5(head):
+        return True
+    if len(head) < 8:
+        return False
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            offset = 4096
+            while offset + 8 <= min(size, _MAX_USER_BLOCK):
+                fh.seek(offset)
+                if fh.read(8) == HDF5_MAGIC:
+                    return True
+                offset *= 2
+    except OSError:
+        return False
+    return False
 
 
 @contextmanager
@@ -58,7 +81,7 @@ def open_h5(path: Path, what: str = "HDF5") -> Iterator[Any]:
 
 def peek_h5(path: Path, head: bytes, test: Callable[[Any], T], default: T) -> T:
     """Run ``test(file)`` on an HDF5 file for sniffing; any failure returns ``default``."""
-    if not is_hdf5(head):
+    if not is_hdf5_file(path, head):
         return default
     import h5py
 

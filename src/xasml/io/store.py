@@ -31,7 +31,7 @@ import xarray as xr
 
 from ..datamodel import ENERGY, SAMPLE
 from ..errors import FormatError, ParameterError, XasmlWarning
-from ._hdf5 import H5_ERRORS, is_hdf5, peek_h5
+from ._hdf5 import H5_ERRORS, open_h5, peek_h5
 
 __all__ = ["save", "load", "append", "sniff", "read"]
 
@@ -243,6 +243,16 @@ def load(path: str | Path) -> xr.DataArray:
         raise FormatError(p, "no such dataset (expected a .zarr directory or .nc/.h5 file)")
     if p.is_dir():
         return _load_zarr(p)
+    # Check with h5py first: h5netcdf fails noisily (in __del__) on foreign files.
+    with open_h5(p, "a NetCDF/HDF5 dataset") as fh:
+        try:
+            found = sorted(fh.keys())
+        except H5_ERRORS as exc:
+            raise FormatError(p, f"damaged HDF5 file: {exc}") from None
+    if VAR not in found:
+        raise FormatError(
+            p, f"expected a dataset with data variable {VAR!r}; found {found or 'nothing'}"
+        )
     try:
         with xr.open_dataset(p, engine="h5netcdf") as ds:
             ds.load()
@@ -349,7 +359,7 @@ def sniff(path: Path, head: bytes) -> bool:
             )
     except OSError:
         return False
-    return peek_h5(path, head, lambda fh: VAR in fh and ENERGY in fh, False) and is_hdf5(head)
+    return peek_h5(path, head, lambda fh: VAR in fh and ENERGY in fh, False)
 
 
 def read(path: Path, **kwargs: Any) -> xr.DataArray:
