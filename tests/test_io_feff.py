@@ -85,6 +85,9 @@ def test_tree_with_different_grids(tree: Path) -> None:
     assert [s.attrs["site"] for s in spectra] == [3, 4, 5]
     assert {s.attrs["material_id"] for s in spectra} == {"mp-1021507"}
     assert len(_feff.read_all(tree / "FEFF-XANES")) == 3
+    one = read(tree / "FEFF-XANES" / "004_Cu")  # a single site folder is one spectrum
+    assert one.dims == ("energy",)
+    assert (one.attrs["material_id"], one.attrs["site"]) == ("mp-1021507", 4)
 
 
 def test_tree_on_one_grid_stacks_and_reports_missing(tree: Path, tmp_path: Path) -> None:
