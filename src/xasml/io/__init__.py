@@ -7,5 +7,29 @@ naming the file (and line) on bad input.
 """
 
 from ._dispatch import FORMATS, read, sniff
+from ._feff import (
+    FeffInput,
+    Potential,
+    Shell,
+    coordination_number,
+    neighbour_shell,
+    read_feff_inp,
+    read_xmu,
+)
+from .store import append, load, save
 
-__all__ = ["FORMATS", "read", "sniff"]
+__all__ = [
+    "FORMATS",
+    "FeffInput",
+    "Potential",
+    "Shell",
+    "append",
+    "coordination_number",
+    "load",
+    "neighbour_shell",
+    "read",
+    "read_feff_inp",
+    "read_xmu",
+    "save",
+    "sniff",
+]

@@ -19,7 +19,15 @@ from ..errors import FormatError
 __all__ = ["FORMATS", "read", "sniff"]
 
 # name -> private module implementing sniff/read. Ordered: most specific first.
-FORMATS: dict[str, str] = {}
+FORMATS: dict[str, str] = {
+    # binary and directory formats
+    "xasml-store": ".store",
+    "hspy": "._hspy",
+    "nexus": "._nexus",
+    "flexpes": "._flexpes",
+    "als-stxm": "._als_stxm",
+    "feff": "._feff",
+}
 
 _HEAD_BYTES = 4096
 
