@@ -158,3 +158,16 @@ def test_wrong_feature_count_at_predict(linear_data):
 def test_bad_hyperparameter_is_named():
     with pytest.raises(ParameterError, match=r"'dropout' must be a float in \[0, 1\); found 1.5"):
         SpectrumMLPRegressor(dropout=1.5).fit(np.zeros((4, 2)), np.zeros(4))
+
+
+def test_balanced_class_weight_lifts_minority_recall():
+    rng = np.random.default_rng(5)
+    X = np.r_[rng.normal(0.0, 1.0, size=(270, 4)), rng.normal(1.0, 1.0, size=(30, 4))]
+    labels = np.repeat(["oct", "tet"], [270, 30])
+    kw = dict(hidden_layer_sizes=(8,), learning_rate=1e-2, max_epochs=80, patience=80,
+              validation_fraction=0.0, random_state=0, n_threads=1)
+    recall = {}
+    for cw in (None, "balanced"):
+        pred = SpectrumMLPClassifier(class_weight=cw, **kw).fit(X, labels).predict(X)
+        recall[cw] = np.mean(pred[labels == "tet"] == "tet")
+    assert recall["balanced"] > recall[None] + 0.3, recall

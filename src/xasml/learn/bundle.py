@@ -111,7 +111,10 @@ class Manifest:
             kw = {k: d[k] for k in cls.__dataclass_fields__}
         except KeyError as exc:
             raise ModelError(f"{MANIFEST} lacks the field {exc.args[0]!r}") from None
-        kw["targets"] = [Target(**t) for t in d["targets"]]
+        try:
+            kw["targets"] = [Target(**t) for t in d["targets"]]
+        except TypeError as exc:
+            raise ModelError(f"{MANIFEST}: malformed targets: {exc}") from None
         return cls(**kw)
 
 
@@ -138,7 +141,7 @@ class Bundle:
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict after checking that a DataArray ``X`` is on the bundle's energy grid."""
-        energy = getattr(X, "coords", {}).get("energy") if hasattr(X, "coords") else None
+        energy = X.coords.get("energy") if hasattr(X, "coords") else None
         if energy is not None:
             e = np.asarray(energy.values, dtype=float)
             if e.shape != self.energy.shape or not np.allclose(e, self.energy, atol=1e-6):
@@ -414,7 +417,9 @@ def _load_skops(fpath: Path, trusted: Sequence[str]) -> Any:
     return sio.load(fpath, trusted=list(untrusted))
 
 
-def load_bundle(path: str | Path, *, trusted: Sequence[str] = ()) -> Bundle:
+def load_bundle(
+    path: str | Path, *, trusted: Sequence[str] = (), device: str | None = None
+) -> Bundle:
     """Load a bundle written by :func:`save_bundle`.
 
     Parameters
@@ -424,6 +429,10 @@ def load_bundle(path: str | Path, *, trusted: Sequence[str] = ()) -> Bundle:
     trusted
         Extra fully qualified type names to accept in a skops file beyond the
         built-in allow-list.
+    device
+        Override the networks' ``device`` (e.g. ``"cpu"``); by default the
+        saved setting is kept, and a CUDA-trained network falls back to the
+        CPU where CUDA is unavailable.
 
     Raises
     ------
@@ -446,8 +455,19 @@ def load_bundle(path: str | Path, *, trusted: Sequence[str] = ()) -> Bundle:
                 f"{path}: unknown network class {info.get('class')!r}; "
                 f"expected one of {sorted(classes)}"
             )
-        est = classes[info["class"]](**_decode_params(info["params"]))
-        est._import_state(load_file(str(path / _WEIGHTS)), info["state"])
+        if _WEIGHTS not in manifest.files:
+            raise ModelError(f"{path}: {MANIFEST} does not list {_WEIGHTS} with its sha256")
+        params = _decode_params(info.get("params", {}))
+        if device is not None:
+            params["device"] = device
+        try:
+            est = classes[info["class"]](**params)
+            est._import_state(load_file(str(path / _WEIGHTS)), info["state"])
+        except (TypeError, KeyError, RuntimeError) as exc:
+            raise ModelError(
+                f"{path}: the weights do not fit the {info['class']} recorded in "
+                f"{MANIFEST}: {exc}"
+            ) from None
         model = est
         if info["kind"] == "pipeline+torch":
             from sklearn.pipeline import Pipeline
