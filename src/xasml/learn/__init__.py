@@ -1,9 +1,42 @@
-"""xasml.learn."""
+"""xasml.learn: supervised models on spectra, splits, tuning, metrics and bundles.
 
+Networks (PyTorch, imported lazily): :class:`SpectrumMLPRegressor`,
+:class:`SpectrumMLPClassifier`, :class:`SpectrumCNNRegressor`,
+:class:`SpectrumCNNClassifier`. Baselines: :func:`make_baseline`. Splits and
+tuning grouped by material: :func:`train_val_test_split`, :func:`grid_search`.
+Scores: :func:`regression_metrics`, :func:`classification_metrics`, figures in
+:func:`parity_figure`, :func:`confusion_matrix_figure`. Trained models as
+directories: :func:`save_bundle`, :func:`load_bundle`. Trust: :class:`OODDetector`,
+:class:`ConformalRegressor`, :class:`ConformalClassifier`, :func:`failure_analysis`,
+:func:`energy_window_importance`.
+"""
+
+from .baselines import BASELINES, make_baseline
+from .bundle import (
+    FORMAT_VERSION,
+    Bundle,
+    Manifest,
+    Target,
+    hash_training_data,
+    load_bundle,
+    save_bundle,
+)
+from .cnn import SpectrumCNNClassifier, SpectrumCNNRegressor, build_cnn
 from .conformal import ConformalClassifier, ConformalRegressor, CoverageReport, empirical_coverage
 from .diagnostics import FailureAnalysis, failure_analysis
+from .features import AppendFeature, append_feature
 from .importance import WindowImportance, energy_window_importance, equal_width_windows
+from .metrics import (
+    ClassificationMetrics,
+    RegressionMetrics,
+    classification_metrics,
+    regression_metrics,
+)
+from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
+from .plots import confusion_matrix_figure, parity_figure
+from .split import DataSplit, train_val_test_split
+from .tuning import GridSearchResult, grid_search, network_param_grid
 
 __all__ = [
     "ConformalClassifier",
@@ -16,4 +49,32 @@ __all__ = [
     "energy_window_importance",
     "failure_analysis",
     "equal_width_windows",
+    "AppendFeature",
+    "BASELINES",
+    "Bundle",
+    "ClassificationMetrics",
+    "DataSplit",
+    "FORMAT_VERSION",
+    "GridSearchResult",
+    "Manifest",
+    "RegressionMetrics",
+    "SpectrumCNNClassifier",
+    "SpectrumCNNRegressor",
+    "SpectrumMLPClassifier",
+    "SpectrumMLPRegressor",
+    "Target",
+    "append_feature",
+    "build_cnn",
+    "build_mlp",
+    "classification_metrics",
+    "confusion_matrix_figure",
+    "grid_search",
+    "hash_training_data",
+    "load_bundle",
+    "make_baseline",
+    "network_param_grid",
+    "parity_figure",
+    "regression_metrics",
+    "save_bundle",
+    "train_val_test_split",
 ]
