@@ -26,8 +26,8 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 from scipy.integrate import trapezoid
+from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator, clone
-from sklearn.metrics import pairwise_distances
 from sklearn.utils.validation import check_is_fitted
 
 from ..datamodel import ENERGY, SAMPLE, validate
@@ -350,7 +350,8 @@ class ParameterEstimator(BaseEstimator):
             resampled onto ``energy_`` and normalised like the training set.
         """
         y = self.prepare(measured)
-        d_spec = pairwise_distances(y[None, :], self.X_fit_, metric=self.metric)[0]
+        # scipy's cdist, unlike the Gram trick, gives exactly 0 for identical spectra.
+        d_spec = cdist(y[None, :], self.X_fit_, metric=self.metric)[0]
         spec = self._space_estimate("spectrum", self.metric, d_spec)
         emb: SpaceEstimate | None = None
         position: tuple[float, ...] | None = None
