@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist, pdist, squareform
@@ -124,3 +126,62 @@ def test_bad_inputs(train):
     bad[0, 3] = np.nan
     with pytest.raises(SpectrumError, match="non-finite"):
         SpectrumEmbedding("pca").fit(bad)
+
+
+# -- the embedding figure ------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted_mds(train):
+    from xasml.learn import ParameterEstimator
+
+    return ParameterEstimator(embedding="mds").fit(train)
+
+
+def test_plot_embedding_draws_points_labels_measured_and_inset(fitted_mds, train):
+    from _synthetic_mn import measured
+    from xasml.learn import plot_embedding
+
+    fig = plot_embedding(fitted_mds, measured(2, 1.15, noise=0.01), n_best=3)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert sorted(texts) == sorted(str(round(t * 10)) for t in train["tendq"].values)
+    # Three class clouds and the measured circle.
+    assert len(ax.collections) == 4
+    np.testing.assert_allclose(ax.collections[-1].get_offsets()[0],
+                               fitted_mds.estimate(measured(2, 1.15, noise=0.01)).position)
+    inset = ax.child_axes[0]
+    assert len(inset.lines) == 4  # three best matches and the measured spectrum
+    # No simulated point hides under the inset.
+    box = inset.get_position(original=False)
+    fig.canvas.draw()
+    pix = ax.transData.transform(fitted_mds.embedding_.embedding_)
+    inv = fig.transFigure.inverted().transform(pix)
+    under = ((inv[:, 0] > box.x0) & (inv[:, 0] < box.x1)
+             & (inv[:, 1] > box.y0) & (inv[:, 1] < box.y1))
+    assert not under.any()
+
+
+def test_save_embedding_figure_png_and_html(fitted_mds, tmp_path):
+    from _synthetic_mn import measured
+    from xasml.learn import save_embedding_figure
+
+    png = save_embedding_figure(tmp_path / "emb.png", fitted_mds, measured(3, 0.8))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = save_embedding_figure(tmp_path / "emb.html", fitted_mds, measured(3, 0.8)).read_text()
+    # Standalone: plotly.js embedded, no <script src=...> fetching it.
+    assert "Plotly.newPlot" in html and re.search(r"<script[^>]*\bsrc=", html) is None
+    assert len(html) > 1_000_000
+    assert "charge 3" in html and "measured" in html
+
+
+def test_figure_errors(train, fitted_mds, tmp_path):
+    from xasml.learn import ParameterEstimator, plot_embedding, save_embedding_figure
+
+    with pytest.raises(ParameterError, match="no embedding"):
+        plot_embedding(ParameterEstimator(embedding=None).fit(train))
+    three = ParameterEstimator(embedding=SpectrumEmbedding("pca", n_components=3)).fit(train)
+    with pytest.raises(ParameterError, match="2-D embedding"):
+        plot_embedding(three)
+    with pytest.raises(ParameterError, match=r"\.png, \.pdf, \.svg or \.html"):
+        save_embedding_figure(tmp_path / "emb.jpg", fitted_mds)
+    with pytest.raises(ParameterError, match="annotate label 'spin'"):
+        plot_embedding(fitted_mds, annotate="spin")

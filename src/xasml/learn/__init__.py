@@ -1,5 +1,6 @@
 """xasml.learn: models that learn from labelled spectra."""
 
+from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
 from .embed import SpectrumEmbedding
 from .estimate import (
     EstimationResult,
@@ -17,5 +18,8 @@ __all__ = [
     "SpaceEstimate",
     "SpectrumEmbedding",
     "ValueEstimate",
+    "embedding_html_figure",
     "estimate",
+    "plot_embedding",
+    "save_embedding_figure",
 ]
