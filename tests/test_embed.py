@@ -185,3 +185,8 @@ def test_figure_errors(train, fitted_mds, tmp_path):
         save_embedding_figure(tmp_path / "emb.jpg", fitted_mds)
     with pytest.raises(ParameterError, match="annotate label 'spin'"):
         plot_embedding(fitted_mds, annotate="spin")
+
+
+def test_unknown_method_kwarg_is_a_parameter_error(train):
+    with pytest.raises(ParameterError, match=r"method_kwargs \['bogus'\].*'isomap'"):
+        SpectrumEmbedding("isomap", method_kwargs={"bogus": 1}).fit(train)

@@ -126,6 +126,13 @@ class SpectrumEmbedding(TransformerMixin, BaseEstimator):
         Training spectra (needed to place new spectra with MDS).
     n_features_in_ : int
         Number of energy points.
+    model_ : object or None
+        The fitted PCA/Isomap/UMAP model or openTSNE ``TSNEEmbedding``;
+        ``None`` for MDS.
+    dissimilarity_ : ndarray of shape (n_sample, n_sample)
+        MDS only: Euclidean distances between training spectra.
+    stress_ : float
+        MDS only: final raw stress of the SMACOF fit.
 
     Notes
     -----
@@ -201,7 +208,14 @@ class SpectrumEmbedding(TransformerMixin, BaseEstimator):
         self.X_fit_ = A.copy()
         self.n_features_in_ = A.shape[1]
         fit = getattr(self, f"_fit_{self.method}")
-        self.embedding_ = np.asarray(fit(A, kw), dtype=float)
+        try:
+            self.embedding_ = np.asarray(fit(A, kw), dtype=float)
+        except TypeError as exc:
+            # Almost always a keyword the method does not take.
+            raise ParameterError(
+                f"method_kwargs {sorted(self.method_kwargs or {})} not accepted by "
+                f"method {self.method!r}: {exc}"
+            ) from None
         return self
 
     def _fit_pca(self, A: NDArray[np.float64], kw: dict[str, Any]) -> NDArray[np.float64]:
@@ -247,6 +261,7 @@ class SpectrumEmbedding(TransformerMixin, BaseEstimator):
         from sklearn.manifold import smacof
 
         D = squareform(pdist(A))
+        self.dissimilarity_ = D
         init = _classical_mds(D, self.n_components)
         kw.setdefault("max_iter", 1000)
         kw.setdefault("eps", 1e-9)
@@ -290,8 +305,7 @@ class SpectrumEmbedding(TransformerMixin, BaseEstimator):
     def _place_mds(self, A: NDArray[np.float64]) -> NDArray[np.float64]:
         from scipy.spatial.distance import cdist
 
-        delta = cdist(A, self.X_fit_)
-        return mds_out_of_sample(self.embedding_, cdist(self.X_fit_, self.X_fit_), delta)
+        return mds_out_of_sample(self.embedding_, self.dissimilarity_, cdist(A, self.X_fit_))
 
 
 def _classical_mds(D: NDArray[np.float64], k: int) -> NDArray[np.float64]:
