@@ -8,9 +8,11 @@ Scores: :func:`regression_metrics`, :func:`classification_metrics`, figures in
 :func:`parity_figure`, :func:`confusion_matrix_figure`. Trained models as
 directories: :func:`save_bundle`, :func:`load_bundle`. Trust: :class:`OODDetector`,
 :class:`ConformalRegressor`, :class:`ConformalClassifier`, :func:`failure_analysis`,
-:func:`energy_window_importance`.
+:func:`energy_window_importance`. Embedding and parameter read-out (Suzuki et al.):
+:class:`SpectrumEmbedding`, :class:`ParameterEstimator`, :func:`plot_embedding`.
 """
 
+from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
 from .baselines import BASELINES, make_baseline
 from .bundle import (
     FORMAT_VERSION,
@@ -24,6 +26,15 @@ from .bundle import (
 from .cnn import SpectrumCNNClassifier, SpectrumCNNRegressor, build_cnn
 from .conformal import ConformalClassifier, ConformalRegressor, CoverageReport, empirical_coverage
 from .diagnostics import FailureAnalysis, failure_analysis
+from .embed import SpectrumEmbedding
+from .estimate import (
+    EstimationResult,
+    Neighbour,
+    ParameterEstimator,
+    SpaceEstimate,
+    ValueEstimate,
+    estimate,
+)
 from .features import AppendFeature, append_feature
 from .importance import WindowImportance, energy_window_importance, equal_width_windows
 from .metrics import (
@@ -39,6 +50,16 @@ from .split import DataSplit, train_val_test_split
 from .tuning import GridSearchResult, grid_search, network_param_grid
 
 __all__ = [
+    "EstimationResult",
+    "Neighbour",
+    "ParameterEstimator",
+    "SpaceEstimate",
+    "SpectrumEmbedding",
+    "ValueEstimate",
+    "embedding_html_figure",
+    "estimate",
+    "plot_embedding",
+    "save_embedding_figure",
     "ConformalClassifier",
     "ConformalRegressor",
     "CoverageReport",
