@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -412,6 +412,3 @@ class MultipletEngine:
             "population_cutoff": self.population_cutoff,
             "energy_offset": "(2*E_L3 + E_L2)/3 from edrixs atom_data",
         }
-
-
-Symmetry = Literal["Oh", "D4h"]
