@@ -19,7 +19,13 @@ from ..errors import FormatError
 __all__ = ["FORMATS", "read", "sniff"]
 
 # name -> private module implementing sniff/read. Ordered: most specific first.
-FORMATS: dict[str, str] = {}
+FORMATS: dict[str, str] = {
+    # text formats
+    "xdi": "._xdi",
+    "athena": "._athena",
+    "emsa": "._emsa",
+    "columns": "._columns",
+}
 
 _HEAD_BYTES = 4096
 
