@@ -6,6 +6,7 @@ with provenance in ``attrs`` and raises :class:`~xasml.errors.FormatError`
 naming the file (and line) on bad input.
 """
 
-from ._dispatch import FORMATS, read, sniff
+from ._dispatch import FORMATS, read, read_all, sniff
+from ._xdi import write_xdi
 
-__all__ = ["FORMATS", "read", "sniff"]
+__all__ = ["FORMATS", "read", "read_all", "sniff", "write_xdi"]

@@ -130,7 +130,7 @@ def read(
         attrs["signal"] = signal
     attrs["source"] = str(p)
     attrs["format"] = "columns"
-    return spectrum(energy, values, **attrs)
+    return spectrum(energy, values).assign_attrs(attrs)
 
 
 def _names(label_line: str, ncol: int, gse: dict[str, str]) -> list[str]:

@@ -115,7 +115,7 @@ def read(path: str | Path) -> xr.DataArray:
     attrs.update(_eelsdb_metadata(p))
     attrs["source"] = str(p)
     attrs["format"] = "emsa"
-    return spectrum(energy, values, **attrs)
+    return spectrum(energy, values).assign_attrs(attrs)
 
 
 def _number(path: Path, header: dict[str, str], key: str) -> float:

@@ -231,24 +231,33 @@ def mu_from_columns(
 
 
 def finish_energy(
-    path: Path, energy: np.ndarray, values: np.ndarray, lines: np.ndarray
+    path: Path,
+    energy: np.ndarray,
+    values: np.ndarray,
+    lines: np.ndarray | None,
+    what: str = "the data",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return energy and values in strictly increasing energy order.
 
     A scan recorded downwards is reversed, and out-of-order points are sorted
     with an :class:`~xasml.errors.XasmlWarning`: both keep every point, so
     nothing is lost. Repeated energies would force dropping or averaging
-    points, so they raise :class:`FormatError` naming both lines.
+    points, so they raise :class:`FormatError` naming both lines (or, when
+    ``lines`` is ``None``, both point indices of ``what``).
     """
     order = np.argsort(energy, kind="stable")
     e_sorted = energy[order]
     dup = np.flatnonzero(np.diff(e_sorted) == 0)
     if dup.size:
         k = int(dup[0])
-        l1, l2 = sorted((int(lines[order[k]]), int(lines[order[k + 1]])))
+        i, j = sorted((int(order[k]), int(order[k + 1])))
+        if lines is None:
+            where, line = f"points {i} and {j} of {what}", None
+        else:
+            where, line = f"lines {int(lines[i])} and {int(lines[j])}", int(lines[j])
         raise FormatError(
-            path, f"expected distinct energies; energy {e_sorted[k]:g} eV appears on lines "
-            f"{l1} and {l2} (merge or remove repeated points first)", line=l2,
+            path, f"expected distinct energies; energy {e_sorted[k]:g} eV appears at {where} "
+            "(merge or remove repeated points first)", line=line,
         )
     steps = np.diff(energy)
     if np.all(steps > 0):
@@ -256,8 +265,9 @@ def finish_energy(
     if np.all(steps < 0):
         return energy[::-1].copy(), values[::-1].copy()
     k = int(np.flatnonzero(steps <= 0)[0])
+    where = f"point {k + 1} of {what}" if lines is None else f"line {int(lines[k + 1])}"
     warnings.warn(
-        f"{path}, line {int(lines[k + 1])}: energies are not in increasing order "
+        f"{path}, {where}: energies are not in increasing order "
         f"({energy[k]:g} eV then {energy[k + 1]:g} eV); sorted all {energy.size} points",
         XasmlWarning,
         stacklevel=2,

@@ -145,7 +145,7 @@ def read(path: str | Path, *, columns: Sequence[str | int] | None = None) -> xr.
         attrs["comments"] = "\n".join(comments)
     attrs["source"] = str(p)
     attrs["format"] = "xdi"
-    return spectrum(energy, values, **attrs)
+    return spectrum(energy, values).assign_attrs(attrs)
 
 
 def write_xdi(da: xr.DataArray, path: str | Path) -> Path:
