@@ -88,6 +88,7 @@ def test_real_json_project(shared_data):
          "same length; found 2 and 3", None),
         (PERL.replace("'0.5','1.0'", "'0.5','x'"), "expected numbers in 'y'", None),
         ("# Athena project file\n" + "@x = (" + "[" * 40 + "]" * 40 + ");\n", "nesting", 2),
+        (PERL.replace("@y = (0.2", "@y = (" + "9" * 5000), "expected finite numbers in 'y'", None),
     ],
 )
 def test_malformed_perl_is_a_format_error_never_evaluated(tmp_path, text, match, line):

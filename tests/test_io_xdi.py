@@ -147,3 +147,8 @@ def test_unsorted_energies_are_sorted_with_a_warning_and_reversed_scans_flipped(
     np.testing.assert_allclose(da.values, np.log([2, 4, 3]))
     da = xio.read(_write(tmp_path, HEADER + "3 1 2\n2 1 3\n1 1 4\n"))
     np.testing.assert_allclose(da.values, np.log([4, 3, 2]))
+
+
+def test_overflow_after_unit_conversion_is_a_format_error(tmp_path):
+    with pytest.raises(FormatError, match=r"expected finite energy and signal; found energy inf"):
+        xio.read(_write(tmp_path, HEADER + "1e306 1 2\n1e307 1 3\n"))

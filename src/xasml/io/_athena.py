@@ -27,9 +27,9 @@ from typing import Any, NoReturn
 import numpy as np
 import xarray as xr
 
-from ..datamodel import concat, spectrum
+from ..datamodel import concat
 from ..errors import FormatError
-from ._text import finish_energy, read_bytes
+from ._text import finish_energy, read_bytes, to_spectrum
 
 __all__ = ["read", "read_all", "sniff"]
 
@@ -139,7 +139,10 @@ class _Perl:
         if kind == "dq":
             return re.sub(r"\\(.)", r"\1", tok[1:-1])
         if kind == "num":
-            return float(tok) if any(c in tok for c in ".eE") else int(tok)
+            try:
+                return int(tok)
+            except ValueError:  # a float, or more digits than int() accepts
+                return float(tok)
         if kind == "word" and tok == "undef":
             return None
         if tok == "[":
@@ -206,6 +209,8 @@ def _json_groups(path: Path, text: str) -> list[_Group]:
     except json.JSONDecodeError as exc:
         raise FormatError(path, f"expected JSON (Athena JSON dialect): {exc.msg}",
                           line=exc.lineno) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        raise FormatError(path, f"expected JSON (Athena JSON dialect): {exc}") from None
     except RecursionError:
         raise FormatError(path, "expected JSON (Athena JSON dialect); nesting too deep") from None
     if not isinstance(doc, dict):
@@ -260,7 +265,7 @@ def _spectrum(path: Path, group: _Group) -> xr.DataArray | None:
                               f"found {type(raw).__name__ if raw is not None else 'none'}")
         try:
             arr = np.asarray([float(v) for v in raw])  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise FormatError(path, f"{what}: expected numbers in {key!r}; found a non-number"
                               ) from None
         if not np.all(np.isfinite(arr)):
@@ -273,7 +278,8 @@ def _spectrum(path: Path, group: _Group) -> xr.DataArray | None:
         raise FormatError(path, f"{what}: x and y must have the same length; found "
                           f"{energy.size} and {mu.size}")
     if _truthy(args.get("is_kev")):
-        energy = energy * 1000.0
+        with np.errstate(over="ignore"):  # overflow to inf is reported by finish_energy
+            energy = energy * 1000.0
     energy, mu = finish_energy(path, energy, mu, None, what)
     attrs: dict[str, Any] = {}
     for key, value in args.items():
@@ -290,7 +296,7 @@ def _spectrum(path: Path, group: _Group) -> xr.DataArray | None:
     attrs["signal"] = "norm" if _truthy(args.get("is_nor")) else "mu"
     attrs["source"] = str(path)
     attrs["format"] = "athena"
-    return spectrum(energy, mu, name=label).assign_attrs(attrs)
+    return to_spectrum(path, energy, mu, attrs, name=label)
 
 
 def read_all(path: str | Path) -> list[xr.DataArray]:

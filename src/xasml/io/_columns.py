@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import xarray as xr
 
-from ..datamodel import spectrum
 from ..errors import FormatError
 from ._text import (
     decode,
@@ -28,6 +28,7 @@ from ._text import (
     parse_table,
     read_bytes,
     select_columns,
+    to_spectrum,
 )
 
 __all__ = ["read", "sniff"]
@@ -116,7 +117,8 @@ def read(
     ie, values, signal, _how = select_columns(p, names, table, columns)
     if energy_units is None and names and re.search(r"kev", names[ie], re.IGNORECASE):
         energy_units = "keV"
-    energy = table.data[:, ie] * energy_scale(p, energy_units)
+    with np.errstate(over="ignore"):  # overflow to inf is reported by finish_energy
+        energy = table.data[:, ie] * energy_scale(p, energy_units)
     energy, values = finish_energy(p, energy, values, table.lines)
     attrs: dict[str, Any] = {}
     if fields.get("atom"):
@@ -130,7 +132,7 @@ def read(
         attrs["signal"] = signal
     attrs["source"] = str(p)
     attrs["format"] = "columns"
-    return spectrum(energy, values).assign_attrs(attrs)
+    return to_spectrum(p, energy, values, attrs)
 
 
 def _names(label_line: str, ncol: int, gse: dict[str, str]) -> list[str]:

@@ -20,9 +20,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..datamodel import spectrum
 from ..errors import FormatError
-from ._text import decode, energy_scale, finish_energy, is_numeric_line, parse_table, read_bytes
+from ._text import (
+    decode,
+    energy_scale,
+    finish_energy,
+    is_numeric_line,
+    parse_table,
+    read_bytes,
+    to_spectrum,
+)
 
 __all__ = ["read", "sniff"]
 
@@ -100,7 +107,8 @@ def read(path: str | Path) -> xr.DataArray:
         energy, values, lines_of = table.data[:, 0], table.data[:, 1], table.lines
     else:
         raise FormatError(p, f"DATATYPE must be Y or XY; found {datatype!r}")
-    energy = energy * energy_scale(p, header.get("XUNITS") or None)
+    with np.errstate(over="ignore"):  # overflow to inf is reported by finish_energy
+        energy = energy * energy_scale(p, header.get("XUNITS") or None)
     energy, values = finish_energy(p, energy, values, lines_of)
 
     attrs: dict[str, Any] = {}
@@ -115,7 +123,7 @@ def read(path: str | Path) -> xr.DataArray:
     attrs.update(_eelsdb_metadata(p))
     attrs["source"] = str(p)
     attrs["format"] = "emsa"
-    return spectrum(energy, values).assign_attrs(attrs)
+    return to_spectrum(p, energy, values, attrs)
 
 
 def _number(path: Path, header: dict[str, str], key: str) -> float:
@@ -158,7 +166,8 @@ def _y_data(
     if len(values) != int(npoints):
         raise FormatError(path, f"NPOINTS says {int(npoints)} values; found {len(values)} "
                           "(truncated or corrupted data block?)")
-    energy = offset + step * np.arange(len(values), dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        energy = offset + step * np.arange(len(values), dtype=float)
     return energy, np.asarray(values), np.asarray(lines_of)
 
 

@@ -11,10 +11,13 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import xarray as xr
 
-from ..errors import FormatError, XasmlWarning
+from ..datamodel import spectrum
+from ..errors import FormatError, SpectrumError, XasmlWarning
 
 __all__ = [
     "Table",
@@ -27,6 +30,7 @@ __all__ = [
     "parse_table",
     "read_bytes",
     "select_columns",
+    "to_spectrum",
 ]
 
 # A file is treated as text only when its head holds no NUL byte and decodes.
@@ -64,15 +68,17 @@ def read_bytes(path: Path) -> bytes:
 
 
 def decode(path: Path, raw: bytes) -> str:
-    """Decode text (UTF-8, else Latin-1); binary content is a :class:`FormatError`."""
-    if not raw.strip():
-        raise FormatError(path, "expected a text file with data; found an empty file")
+    """Decode UTF-8 (else Latin-1), dropping a BOM; binary or empty is a :class:`FormatError`."""
     if b"\x00" in raw:
         raise FormatError(path, "expected a text file; found binary data (NUL bytes)")
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        text = raw.decode("latin-1")
+    text = text.lstrip("\ufeff")  # a byte-order mark is not content
+    if not text.strip():
+        raise FormatError(path, "expected a text file with data; found an empty file")
+    return text
 
 
 def is_numeric_line(line: str) -> bool:
@@ -214,7 +220,9 @@ def mu_from_columns(
                 path, f"transmission mu = ln(i0/itrans) needs positive i0 and itrans; "
                 f"found i0={a[k]:g}, itrans={b[k]:g}", line=int(table.lines[k]),
             )
-        return ie, np.log(a / b), "mu", f"ln({names[i0]}/{names[it]})"
+        with np.errstate(over="ignore", divide="ignore"):
+            mu = np.log(a / b)
+        return ie, mu, "mu", f"ln({names[i0]}/{names[it]})"
     if i0 is not None and ifl is not None:
         a = table.data[:, i0]
         bad = np.flatnonzero(a == 0)
@@ -223,7 +231,9 @@ def mu_from_columns(
                 path, "fluorescence mu = ifluor/i0 needs non-zero i0; found i0=0",
                 line=int(table.lines[bad[0]]),
             )
-        return ie, table.data[:, ifl] / a, "mu", f"{names[ifl]}/{names[i0]}"
+        with np.errstate(over="ignore"):
+            mu = table.data[:, ifl] / a
+        return ie, mu, "mu", f"{names[ifl]}/{names[i0]}"
     raise FormatError(
         path, "cannot compute mu: expected a mu column (mu, mutrans, mufluor, normtrans ...), "
         f"i0 with itrans, or i0 with ifluor; found columns {list(names)}"
@@ -245,6 +255,14 @@ def finish_energy(
     points, so they raise :class:`FormatError` naming both lines (or, when
     ``lines`` is ``None``, both point indices of ``what``).
     """
+    bad = np.flatnonzero(~(np.isfinite(energy) & np.isfinite(values)))
+    if bad.size:
+        k = int(bad[0])
+        raise FormatError(
+            path, f"expected finite energy and signal; found energy {energy[k]:g} eV, signal "
+            f"{values[k]:g} at point {k} of {what} (overflow in a unit conversion or in mu?)",
+            line=None if lines is None else int(lines[k]),
+        )
     order = np.argsort(energy, kind="stable")
     e_sorted = energy[order]
     dup = np.flatnonzero(np.diff(e_sorted) == 0)
@@ -316,3 +334,16 @@ def select_columns(
     label = names[idx[1]] if names else f"column {idx[1]}"
     signal = MU_NAMES.get(norm[idx[1]]) if names else None
     return idx[0], table.data[:, idx[1]].copy(), signal, f"column {label!r}"
+
+
+def to_spectrum(
+    path: Path, energy: np.ndarray, values: np.ndarray, attrs: dict[str, Any],
+    name: str | None = None,
+) -> xr.DataArray:
+    """Build the spectrum; a value the data model rejects (e.g. an overflow to inf
+    after unit conversion) becomes a :class:`FormatError` naming the file."""
+    try:
+        da = spectrum(energy, values, name=name)
+    except SpectrumError as exc:
+        raise FormatError(path, f"the data do not form a valid spectrum: {exc}") from None
+    return da.assign_attrs(attrs)

@@ -22,9 +22,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..datamodel import ENERGY, spectrum, validate
+from ..datamodel import ENERGY, validate
 from ..errors import FormatError, ParameterError, XasmlWarning
-from ._text import decode, energy_scale, finish_energy, parse_table, read_bytes, select_columns
+from ._text import (
+    decode,
+    energy_scale,
+    finish_energy,
+    parse_table,
+    read_bytes,
+    select_columns,
+    to_spectrum,
+)
 
 __all__ = ["read", "sniff", "write_xdi"]
 
@@ -121,7 +129,8 @@ def read(path: str | Path, *, columns: Sequence[str | int] | None = None) -> xr.
         names.append(parts[0] if parts else f"col{i}")
         units.append(parts[1] if len(parts) > 1 else None)
     ie, values, signal, _how = select_columns(p, names, table, columns)
-    energy = table.data[:, ie] * energy_scale(p, units[ie])
+    with np.errstate(over="ignore"):  # overflow to inf is reported by finish_energy
+        energy = table.data[:, ie] * energy_scale(p, units[ie])
     energy, values = finish_energy(p, energy, values, table.lines)
 
     attrs: dict[str, Any] = {}
@@ -145,7 +154,7 @@ def read(path: str | Path, *, columns: Sequence[str | int] | None = None) -> xr.
         attrs["comments"] = "\n".join(comments)
     attrs["source"] = str(p)
     attrs["format"] = "xdi"
-    return spectrum(energy, values).assign_attrs(attrs)
+    return to_spectrum(p, energy, values, attrs)
 
 
 def write_xdi(da: xr.DataArray, path: str | Path) -> Path:
