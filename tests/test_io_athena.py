@@ -37,7 +37,7 @@ def test_perl_dialect_identical_grids_give_a_labelled_stack(tmp_path):
     p = tmp_path / "p.prj"
     p.write_text(PERL)
     da = xio.read(p)
-    assert da.dims == ("sample", "energy")
+    assert da.dims == ("sample", "energy") and da.name is None
     assert list(da["label"].values) == ["it's a, \"test\"", "second"]
     np.testing.assert_allclose(da.values, [[0.1, 0.5, 1.0], [0.2, 0.6, 1.1]])
     np.testing.assert_allclose(da["bkg_e0"].values, [7112, 7113.5])  # differs: a coordinate

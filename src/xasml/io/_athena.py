@@ -372,7 +372,7 @@ def read(path: str | Path, *, group: str | None = None) -> xr.DataArray:
         return spectra[0]
     first = spectra[0]["energy"].values
     if all(np.array_equal(sp["energy"].values, first) for sp in spectra[1:]):
-        return concat(spectra, labels={"label": labels})
+        return concat(spectra, labels={"label": labels}).rename(None)
     raise FormatError(p, f"the {len(spectra)} groups lie on different energy grids "
                       f"({', '.join(labels)}); pass group=NAME to read one, or call "
                       "xasml.io.read_all to get them all")
