@@ -6,7 +6,7 @@ with provenance in ``attrs`` and raises :class:`~xasml.errors.FormatError`
 naming the file (and line) on bad input.
 """
 
-from ._dispatch import FORMATS, read, sniff
+from ._dispatch import FORMATS, read, read_all, sniff
 from ._feff import (
     FeffInput,
     Potential,
@@ -16,6 +16,7 @@ from ._feff import (
     read_feff_inp,
     read_xmu,
 )
+from ._xdi import write_xdi
 from .store import append, load, save
 
 __all__ = [
@@ -28,8 +29,10 @@ __all__ = [
     "load",
     "neighbour_shell",
     "read",
+    "read_all",
     "read_feff_inp",
     "read_xmu",
     "save",
     "sniff",
+    "write_xdi",
 ]

@@ -16,7 +16,7 @@ import xarray as xr
 
 from ..errors import FormatError
 
-__all__ = ["FORMATS", "read", "sniff"]
+__all__ = ["FORMATS", "read", "read_all", "sniff"]
 
 # name -> private module implementing sniff/read. Ordered: most specific first.
 FORMATS: dict[str, str] = {
@@ -27,6 +27,11 @@ FORMATS: dict[str, str] = {
     "flexpes": "._flexpes",
     "als-stxm": "._als_stxm",
     "feff": "._feff",
+    # text formats
+    "xdi": "._xdi",
+    "athena": "._athena",
+    "emsa": "._emsa",
+    "columns": "._columns",
 }
 
 _HEAD_BYTES = 4096
@@ -90,3 +95,31 @@ def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> xr.Da
     mod = importlib.import_module(FORMATS[format], __package__)
     da: xr.DataArray = mod.read(p, **kwargs)
     return da
+
+
+def read_all(path: str | Path, *, format: str | None = None, **kwargs: Any) -> list[xr.DataArray]:
+    """Read every spectrum a file holds, each on its own energy grid.
+
+    Formats that hold several spectra on different grids (Athena projects)
+    return one DataArray per spectrum; every other format returns
+    ``[read(path)]``.
+
+    Parameters
+    ----------
+    path, format, **kwargs
+        As in :func:`read`.
+
+    Returns
+    -------
+    list of xarray.DataArray
+    """
+    p = Path(path)
+    if format is None:
+        format = sniff(p)
+    elif format not in FORMATS:
+        raise FormatError(p, f"unknown format {format!r}; expected one of: {', '.join(FORMATS)}")
+    mod = importlib.import_module(FORMATS[format], __package__)
+    if hasattr(mod, "read_all"):
+        out: list[xr.DataArray] = mod.read_all(p, **kwargs)
+        return out
+    return [mod.read(p, **kwargs)]
