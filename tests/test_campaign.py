@@ -219,3 +219,15 @@ def test_resume_after_sigkill(tmp_path):
     np.testing.assert_array_equal(got["intensity"].values, ref["intensity"].values)
     np.testing.assert_array_equal(got["fwhm"].values, ref["fwhm"].values)
     assert list((out / "parts").iterdir()) == []
+
+
+def test_local_cluster_matches_sync(tmp_path):
+    """The one LocalCluster test (a cluster start costs seconds)."""
+    d = grid(white_line_height="0:1.1:0.1", fwhm=[1.5]) + grid(fwhm=[-1.0])
+    par = run_campaign(
+        "analytic", d, tmp_path / "p.zarr", n_workers=2, batch_size=3, progress=False
+    )
+    seq = run_campaign("analytic", d, tmp_path / "s.zarr", n_workers=0, progress=False)
+    assert (par.n_new, par.n_failed) == (12, 1)
+    assert [f.params for f in par.failures] == [{"fwhm": -1.0}]
+    xr.testing.assert_identical(_by_key(par.path)["intensity"], _by_key(seq.path)["intensity"])
