@@ -10,6 +10,7 @@ works) and a list of several values is sampled as categories.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def _axis_option(help_text: str) -> Any:
     return typer.Option(None, help=help_text + " Range a:b:step, comma list, or repeat.")
 
 
-def _design(axes: dict[str, list[str] | None], lhs: int | None, seed: int | None) -> Any:
+def _design(axes: Mapping[str, list[str] | None], lhs: int | None, seed: int | None) -> Any:
     from ..errors import ParameterError
     from ..simulate import grid, latin_hypercube
     from ..simulate._design import parse_axis
@@ -74,7 +75,7 @@ def _design(axes: dict[str, list[str] | None], lhs: int | None, seed: int | None
 def _run(
     engine: str,
     settings: dict[str, Any],
-    axes: dict[str, list[str] | None],
+    axes: Mapping[str, list[str] | None],
     *,
     out: Path,
     lhs: int | None,
