@@ -17,7 +17,18 @@ from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_wo
 
 from ._runner import THREAD_VARS, Batch, BatchResult, EngineSpec, run_batch, warm_up
 
-__all__ = ["iter_dask"]
+__all__ = ["iter_dask", "local_cluster"]
+
+
+def local_cluster(n_workers: int) -> LocalCluster:
+    """Worker processes with one thread and single-threaded BLAS/OpenMP each."""
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env={var: "1" for var in THREAD_VARS},
+    )
 
 
 class EnginePlugin(WorkerPlugin):
@@ -61,14 +72,7 @@ def iter_dask(
     cluster = None
     own_client = not isinstance(scheduler, Client)
     if scheduler is None:
-        env = {var: "1" for var in THREAD_VARS}
-        cluster = LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            env=env,
-        )
+        cluster = local_cluster(n_workers)
         client = Client(cluster)
     elif isinstance(scheduler, Client):
         client = scheduler

@@ -42,8 +42,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through ``write(fileobj)`` to a temp file beside ``path``, then rename."""
+def _atomic_write(path: Path, write: Any, *, sync_dir: bool = True) -> None:
+    """Write through ``write(fileobj)`` to a temp file beside ``path``, then rename.
+
+    The file is fsynced before the rename, so after a power cut it exists
+    complete or not at all. ``sync_dir=False`` skips the directory fsync (a
+    few ms): the rename may then be lost in a power cut, and the batch is
+    recomputed; a SIGKILL never loses it.
+    """
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -55,7 +61,8 @@ def _atomic_write(path: Path, write: Any) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    if sync_dir:
+        _fsync_dir(path.parent)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -185,7 +192,7 @@ class CampaignStore:
         def write(f: Any) -> None:
             np.savez(f, energy=energy, intensity=intensity, meta=np.array(meta))
 
-        _atomic_write(path, write)
+        _atomic_write(path, write, sync_dir=False)
         return path
 
     def read_failures(self) -> list[dict[str, Any]]:

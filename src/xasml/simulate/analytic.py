@@ -13,8 +13,9 @@ A spectrum is the sum of
   ``e0 + split`` (the L2 edge), scaled by ``(1 - branching) / branching``
   (statistical ``branching = 2/3`` gives the 2:1 L3:L2 ratio).
 
-It is fast (~50 µs a spectrum) and deterministic, which makes it the engine of
-campaign tests, demos and synthetic data sets. ``delay`` (seconds) sleeps in
+It is fast (about 1 ms a spectrum, mostly building the DataArray) and
+deterministic, which makes it the engine of campaign tests, demos and
+synthetic data sets. ``delay`` (seconds) sleeps in
 each call to imitate a slow engine.
 """
 
