@@ -21,19 +21,23 @@ def main(n: int = 1000, workers: int = 2) -> None:
     design = grid(white_line_height=f"0:{(n - 1) / 1000}:0.001")
     assert len(design) == n
     eng = AnalyticEngine()
-    t = time.perf_counter()
-    for p in design:
-        eng.simulate(p)
-    t_engine = (time.perf_counter() - t) / n
+    t_engine = float("inf")
+    for _ in range(2):  # best of two: the machine is shared
+        t = time.perf_counter()
+        for p in design:
+            eng.simulate(p)
+        t_engine = min(t_engine, (time.perf_counter() - t) / n)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
 
         def timed(label: str, tasks: int, n_par: int, **kw: object) -> None:
-            out = Path(tmp) / f"{len(rows)}.zarr"
-            t0 = time.perf_counter()
-            res = run_campaign("analytic", design, out, progress=False, **kw)  # type: ignore[arg-type]
-            wall = time.perf_counter() - t0
-            assert res.n_new == n, res
+            wall = float("inf")
+            for rep in range(2):  # best of two
+                out = Path(tmp) / f"{len(rows)}-{rep}.zarr"
+                t0 = time.perf_counter()
+                res = run_campaign("analytic", design, out, progress=False, **kw)  # type: ignore[arg-type]
+                wall = min(wall, time.perf_counter() - t0)
+                assert res.n_new == n, res
             per_task = (wall - n * t_engine / n_par) / tasks
             rows.append((label, wall, 1e3 * wall / n, 1e3 * per_task))
 
@@ -41,7 +45,7 @@ def main(n: int = 1000, workers: int = 2) -> None:
         run_campaign(
             "analytic", grid(fwhm=[1.0]), Path(tmp) / "w.zarr", n_workers=0, progress=False
         )
-        for b in (1, 10, 100):
+        for b in (1, 64):
             timed(f"sync, batch {b}", -(-n // b), 1, n_workers=0, batch_size=b)
         t0 = time.perf_counter()
         cluster = local_cluster(workers)
@@ -53,7 +57,7 @@ def main(n: int = 1000, workers: int = 2) -> None:
             lambda: (os.environ.get("OMP_NUM_THREADS"), os.environ.get("OPENBLAS_NUM_THREADS"))
         )
         try:
-            for b in (1, 10, 100):
+            for b in (1, 10, 64):
                 timed(
                     f"dask {workers} workers (warm), batch {b}",
                     -(-n // b),

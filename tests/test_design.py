@@ -93,7 +93,7 @@ def test_latin_hypercube_strata_and_seed():
     )
     assert again.keys == d.keys
     # Same numbers as scipy's sampler with the same generator.
-    ref = qmc.LatinHypercube(d=3, rng=np.random.default_rng(7)).random(n)
+    ref = qmc.LatinHypercube(d=3, seed=np.random.default_rng(7)).random(n)
     np.testing.assert_allclose(t, 2.0 * ref[:, 0], rtol=1e-11)
 
 

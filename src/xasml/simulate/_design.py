@@ -259,7 +259,7 @@ def latin_hypercube(
         if not choices:
             raise ParameterError(f"categorical[{name!r}] is empty")
     dims = len(lohi) + len(cats)
-    u = qmc.LatinHypercube(d=dims, rng=np.random.default_rng(seed)).random(int(n))
+    u = qmc.LatinHypercube(d=dims, seed=np.random.default_rng(seed)).random(int(n))
     params: list[dict[str, Any]] = [{} for _ in range(int(n))]
     for j, (name, (lo, hi)) in enumerate(lohi.items()):
         for p, x in zip(params, lo + (hi - lo) * u[:, j], strict=True):

@@ -158,7 +158,10 @@ def run_campaign(
     scheduler
         ``None``: a local Dask cluster of ``n_workers`` processes (one thread
         each, single-threaded BLAS); ``"sync"``: in this process; a scheduler
-        address (``"tcp://host:8786"``) or a ``distributed.Client``.
+        address (``"tcp://host:8786"``) or a ``distributed.Client``; remote
+        workers must be able to import xasml and the engine's dependencies.
+        Each worker builds the engine and calls its module's ``warm_up()``
+        (when there is one) once, then keeps it for all its batches.
     n_workers
         Local worker processes (default: the usable cores); ``0`` runs in
         this process like ``"sync"``.
