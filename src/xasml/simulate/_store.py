@@ -240,6 +240,8 @@ class CampaignStore:
         ds = new if old is None else _concat(old, new)
         ds.attrs = {**(old.attrs if old is not None else spec_attrs), **attrs}
         ds = ds.assign_coords(sample=np.arange(ds.sizes["sample"]))
+        # Commit count read by xasml.io.store.load/append: all rows are committed.
+        ds.attrs["xasml_n_samples"] = int(ds.sizes["sample"])
         self._swap_in(ds)
         return int(ds.sizes["sample"])
 
