@@ -114,6 +114,7 @@ def _run(
 @simulate_app.command("multiplet")
 def multiplet(
     ion: list[str] = typer.Option(None, "--ion", help="Ion, e.g. Mn2+ (repeat for several)."),
+    symmetry: list[str] = typer.Option(None, "--symmetry", help="Site symmetry: Oh or D4h."),
     tendq: list[str] = _axis_option("Crystal field 10Dq (eV)."),
     ds: list[str] = _axis_option("Tetragonal Ds (eV)."),
     dt: list[str] = _axis_option("Tetragonal Dt (eV)."),
@@ -122,6 +123,7 @@ def multiplet(
     gamma_l3: list[str] = _axis_option("L3 Lorentzian FWHM (eV)."),
     gamma_l2: list[str] = _axis_option("L2 Lorentzian FWHM (eV)."),
     fwhm_gauss: list[str] = _axis_option("Gaussian FWHM (eV)."),
+    shift: list[str] = _axis_option("Rigid energy shift (eV)."),
     out: Path = _OUT,
     lhs: int = _LHS,
     seed: int = _SEED,
@@ -137,6 +139,7 @@ def multiplet(
     """
     axes = {
         "ion": ion,
+        "symmetry": symmetry,
         "tendq": tendq,
         "ds": ds,
         "dt": dt,
