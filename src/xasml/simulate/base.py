@@ -55,6 +55,7 @@ class Engine(Protocol):
 
 # name -> "module:Class", imported lazily so that optional engines cost nothing.
 ENGINES: dict[str, str] = {
+    "analytic": "xasml.simulate.analytic:AnalyticEngine",
     "multiplet": "xasml.simulate.multiplet:MultipletEngine",
 }
 
