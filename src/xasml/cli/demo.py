@@ -1,4 +1,10 @@
-"""``xasml demo``: the preprocessing pipeline on a bundled synthetic K edge (no setup)."""
+"""``xasml demo``: the main job on embedded defaults (no setup, no network).
+
+Simulates the Mn L2,3 seed grid (Mn2+/3+/4+ × 10Dq 0–2.5 eV, 78 spectra) with
+the multiplet engine (cached in the output folder, so a second run reuses it),
+embeds it, and reads the charge and 10Dq of a bundled test spectrum made by the
+engine at parameters off the grid, with noise and another broadening.
+"""
 
 from __future__ import annotations
 
@@ -8,60 +14,65 @@ import typer
 
 from ._app import app
 
-DEMO_E0 = 7112.0  # eV, the known edge energy of the synthetic spectrum
+DEMO_SPECTRUM = Path(__file__).resolve().parents[1] / "data" / "mn_l23_demo.xdi"
 
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("demo-output"), help="Folder for the figure and report."),
+    out: Path = typer.Option(Path("demo-output"), help="Folder for figures, report and cache."),
+    method: str = typer.Option("mds", help="Embedding: mds, isomap, tsne, umap or pca."),
+    html: bool = typer.Option(True, help="Also write the interactive HTML figure."),
 ) -> None:
-    """Run E0, normalisation, alignment, broadening and resampling on a synthetic
-    K edge; print a table and write OUT/preprocess.png.
+    """Estimate Mn charge and 10Dq of a test spectrum by embedding simulations.
 
-    Example: xasml demo --out demo-output
+    Example: xasml demo --out demo-output --method tsne
     """
-    from ..preprocess import KIYOHARA_GRID, align_edge, broaden, normalize_edge, resample
-    from ..preprocess._synthetic import synthetic_kedge
+    import time
 
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..apply.parameters import estimate_parameters, simulate_grid, write_report
+    from ..io import read
+
+    console = Console()
+    t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    raw = synthetic_kedge(DEMO_E0)
-    norm = normalize_edge(raw)
-    aligned = align_edge(norm, e0=norm.attrs["e0"])
-    broad = broaden(aligned, 1.5)
-    final = resample(broad, KIYOHARA_GRID)
-    a = norm.attrs
-    rows = [
-        ("E0 (eV)", f"{a['e0']:.2f}"),
-        ("edge step", f"{a['edge_step']:.4f}"),
-        ("pre-edge range (eV from E0)", f"{a['pre1']:g} .. {a['pre2']:g}"),
-        ("post-edge range (eV from E0)", f"{a['norm1']:g} .. {a['norm2']:.0f}, nnorm {a['nnorm']}"),
-        ("broadening", "Gaussian FWHM 1.5 eV"),
-        ("output grid", f"{final.energy.values[0]:g} .. {final.energy.values[-1]:g} eV, "
-                        f"{final.sizes['energy']} points"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        typer.echo(f"{key:<{width}}  {value}")
-    path = out / "preprocess.png"
-    _plot(raw, aligned, broad, final, path)
-    typer.echo(f"figure: {path}")
-
-
-def _plot(raw, aligned, broad, final, path: Path) -> None:  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5), constrained_layout=True)
-    ax1.plot(raw.energy, raw, lw=1)
-    ax1.axvline(aligned.attrs["e0"], color="k", ls=":", lw=1)
-    ax1.set(xlabel="energy (eV)", ylabel="mu (arb.)", title="raw mu(E) and E0")
-    sel = (aligned.energy > -20) & (aligned.energy < 40)
-    ax2.plot(aligned.energy[sel], aligned[sel], lw=1, label="normalised")
-    ax2.plot(broad.energy[sel], broad[sel], lw=1, label="broadened 1.5 eV")
-    ax2.plot(final.energy, final, "o", ms=2, label="resampled (160 pts)")
-    ax2.set(xlabel="E - E0 (eV)", ylabel="normalised mu", title="preprocessed")
-    ax2.legend(fontsize=8)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    console.print("[bold]1/3[/] multiplet simulations: Mn2+/3+/4+ × 10Dq 0–2.5 eV (cached)")
+    sims = simulate_grid(out / "mn_l23_grid.zarr")
+    t_sim = time.perf_counter() - t0
+    measured = read(DEMO_SPECTRUM)
+    console.print(f"[bold]2/3[/] {method.upper()} embedding and read-out for {DEMO_SPECTRUM.name}")
+    est, result = estimate_parameters(sims, measured, method=method)
+    truth = {k[5:]: v for k, v in measured.attrs.items() if k.startswith("true_")}
+    console.print("[bold]3/3[/] figure and report")
+    rep = write_report(
+        out, est, measured, result, html=html,
+        extra={"test_spectrum": str(DEMO_SPECTRUM.name), "true_parameters": truth,
+               "n_simulations": int(sims.sizes["sample"])},
+    )
+    table = Table(title="Mn L2,3 test spectrum: estimate vs truth")
+    table.add_column("quantity")
+    table.add_column("spectrum space")
+    if result.embedding is not None:
+        table.add_column(f"{method} embedding")
+    table.add_column("truth")
+    spaces = [result.spectrum] + ([result.embedding] if result.embedding is not None else [])
+    table.add_row(
+        "charge",
+        *[f"{s.predicted_class} (p={s.class_probabilities[s.predicted_class]:.2f})"
+          for s in spaces],
+        str(truth.get("ion", "?")),
+    )
+    table.add_row(
+        "10Dq (eV)",
+        *[f"{s.values['tendq'].mean:.2f} ± {s.values['tendq'].std:.2f}" for s in spaces],
+        str(truth.get("tendq", "?")),
+    )
+    console.print(table)
+    for p in (rep.figure, rep.html, rep.json, rep.markdown):
+        if p is not None:
+            console.print(f"wrote {p}")
+    console.print(
+        f"simulations {t_sim:.1f} s, total {time.perf_counter() - t0:.1f} s"
+    )
