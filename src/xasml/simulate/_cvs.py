@@ -215,7 +215,8 @@ def _xc_block(
             rho_ia = phi_i[0][None, :, None] * phi_v
             rho_ia[1:4] += phi_i[1:4, :, None] * phi_v[0][None]
             w_ia = np.einsum("xyg,xga->yga", fxc * weights[sl], rho_ia)
-            out += 2.0 * np.einsum("xga,xgb->ab", w_ia, rho_ia)
+            nv = cv.shape[1]  # contraction over (x, g) as one BLAS product
+            out += 2.0 * w_ia.reshape(-1, nv).T @ rho_ia.reshape(-1, nv)
     return out
 
 
