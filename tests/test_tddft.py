@@ -195,9 +195,10 @@ def test_engine_protocol_and_output():
         "mulliken_charge",
         "excitation_energy",
     ):
-        assert np.isfinite(da.attrs[key])
+        assert np.isfinite(da.coords[key].item())
     assert len(da.attrs["stick_energy"]) == len(da.attrs["stick_strength"]) > 0
-    assert max(da.attrs["stick_energy"]) <= da.attrs["excitation_energy"] + eng.window
+    assert max(da.attrs["stick_energy"]) <= da.coords["excitation_energy"].item() + eng.window
+    assert da.coords["site"].item() == 0 and da.attrs["edge"] == "K"
     area = np.trapezoid(da.values, da["energy"].values)
     assert area == pytest.approx(sum(da.attrs["stick_strength"]), rel=1e-3)
 
@@ -219,3 +220,17 @@ def test_bad_input_errors():
         core_excitations(oh, "O", **FAST)
     with pytest.raises(EngineError, match="did not converge"):
         core_excitations(H2O, "O", basis="6-31g", grid_level=1, max_cycle=1)
+
+
+def test_site_spectra_sum_to_molecular_spectrum():
+    eng = TDDFTEngine(basis="6-31g", grid_level=1, shifts={"O": 14.0})
+    params = {"xyz": CO2.to_xyz(), "element": "O"}
+    per_site = eng.simulate_sites(params)
+    total = eng.simulate({**params, "site": "all"})
+    assert per_site.dims == ("sample", "energy")
+    assert list(per_site["site"].values) == [1, 2]
+    assert total.coords["n_sites"].item() == 2
+    np.testing.assert_allclose(per_site.sum("sample").values, total.values, atol=1e-10)
+    np.testing.assert_allclose(
+        total.coords["bond_length"].item(), per_site["bond_length"].values.mean(), atol=1e-12
+    )

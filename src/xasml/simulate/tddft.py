@@ -351,9 +351,7 @@ class TDDFTEngine:
         """Engine name, pyscf version and all settings (JSON-serialisable)."""
         import pyscf
 
-        return {
-            "engine": self.name,
-            "engine_version": pyscf.__version__,
+        settings = {
             "xc": self.xc,
             "basis": self.basis,
             "density_fit": self.density_fit,
@@ -361,13 +359,14 @@ class TDDFTEngine:
             "conv_tol": self.conv_tol,
             "max_cycle": self.max_cycle,
             "method": self.method,
-            "xc_radius": -1.0 if self.xc_radius is None else self.xc_radius,
+            "xc_radius": self.xc_radius,
             "fwhm": self.fwhm,
             "shape": self.shape,
             "window": self.window,
             "step": self.step,
             "shifts": None if self.shifts is None else dict(self.shifts),
         }
+        return {"engine": self.name, "version": f"pyscf {pyscf.__version__}", "settings": settings}
 
     def grid(self, element: str) -> np.ndarray:
         """The fixed output energy grid (eV) of ``element``."""
@@ -401,10 +400,13 @@ class TDDFTEngine:
         )
 
     def simulate(self, params: Mapping[str, Any]) -> xr.DataArray:
-        """One broadened spectrum with site properties as scalar ``attrs``.
+        """One broadened spectrum (oscillator strength per eV on the element's grid).
 
-        For ``site="all"`` the spectrum is the sum over sites and each property
-        is the mean over sites (``n_sites`` records how many).
+        Site properties, ``molecule``, ``smiles``, ``site`` and ``n_sites`` are
+        scalar coordinates (per-sample labels); ``attrs`` hold the provenance,
+        the shift and the sticks (``stick_energy`` eV, ``stick_strength``) within
+        ``window``. For ``site="all"`` the spectrum is the sum over sites and each
+        property the mean over sites.
         """
         res = self.excitations(params)
         site = params.get("site", "all")
@@ -424,38 +426,54 @@ class TDDFTEngine:
     def simulate_sites(self, params: Mapping[str, Any]) -> xr.DataArray:
         """Per-site spectra ``(sample, energy)`` with site properties as coordinates."""
         res = self.excitations(params)
-        return concat([self._to_spectrum(res, [k], params) for k in range(len(res.sites))])
+        spectra = [self._to_spectrum(res, [k], params) for k in range(len(res.sites))]
+        labels = {
+            str(name): [sp.coords[name].item() for sp in spectra]
+            for name in spectra[0].coords
+            if name != "energy"
+        }
+        return concat(spectra, labels=labels)
 
     def _to_spectrum(
         self, res: CoreExcitations, ks: list[int], params: Mapping[str, Any]
     ) -> xr.DataArray:
+        # attrs: what one campaign shares (provenance, edge, shift) plus the sticks;
+        # per-sample labels (molecule, site, site properties) are scalar coordinates.
         grid = self.grid(res.element)
         es, fs = zip(*(res.sticks(k, self.window) for k in ks), strict=True)
         y = sum(
             broaden(e, f, grid, fwhm=self.fwhm, shape=self.shape)
             for e, f in zip(es, fs, strict=True)
         )
-        attrs: dict[str, Any] = dict(self.provenance())
-        attrs.update(
+        prov = self.provenance()
+        da = spectrum(
+            grid,
+            np.asarray(y),
+            name="intensity",
+            engine=prov["engine"],
+            engine_version=prov["version"],
+            xc=self.xc,
+            basis=self.basis,
             element=res.element,
             edge="K",
             technique="XAS",
             signal="oscillator_strength_per_eV",
             source=f"tddft:{res.molecule.name}",
-            molecule=res.molecule.name,
-            smiles=res.molecule.smiles or "",
-            site=int(res.sites[ks[0]]) if len(ks) == 1 else -1,
-            n_sites=len(ks),
+            fwhm=self.fwhm,
             shift=res.shift,
-            shift_calibrated=bool(res.settings["shift_calibrated"]),
+            shift_calibrated=int(bool(res.settings["shift_calibrated"])),
             stick_energy=np.concatenate(es).tolist(),
             stick_strength=np.concatenate(fs).tolist(),
         )
-        for key, val in params.items():
-            attrs.setdefault(f"param_{key}", val)
+        labels: dict[str, Any] = {
+            "molecule": res.molecule.name,
+            "smiles": res.molecule.smiles or "",
+            "site": int(res.sites[ks[0]]) if len(ks) == 1 else -1,
+            "n_sites": len(ks),
+        }
         for key, val in res.properties.items():
-            attrs[key] = float(np.mean(val[ks]))
-        return spectrum(grid, np.asarray(y), name="intensity", **attrs)
+            labels[key] = float(np.mean(val[ks]))
+        return da.assign_coords(labels)
 
 
 def molecule_from_params(params: Mapping[str, Any]) -> Molecule:
