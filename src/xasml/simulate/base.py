@@ -57,6 +57,7 @@ class Engine(Protocol):
 ENGINES: dict[str, str] = {
     "analytic": "xasml.simulate.analytic:AnalyticEngine",
     "multiplet": "xasml.simulate.multiplet:MultipletEngine",
+    "tddft": "xasml.simulate.tddft:TDDFTEngine",
 }
 
 

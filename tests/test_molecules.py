@@ -1,0 +1,129 @@
+"""Molecule inputs: xyz (plain and QM9 flavour), QM9 from qm9pack, SMILES."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+
+import numpy as np
+import pytest
+
+from xasml.errors import EngineError, FormatError, ParameterError
+from xasml.simulate.molecules import (
+    Molecule,
+    from_smiles,
+    iter_qm9,
+    parse_xyz,
+    qm9_molecule,
+    read_xyz,
+)
+
+# dsgdb9nsd_000003.xyz as distributed with QM9 (Mathematica exponents, charge column)
+QM9_WATER = """3
+gdb 3\t799.58812\t437.90386\t282.94545\t1.8511\t6.31\t-0.2928\t0.0687\t0.3615\t19.0002\t\
+0.021375\t-76.404702\t-76.401867\t-76.400922\t-76.422349\t6.316
+O\t-0.0343604951\t 0.9775395708\t 0.0076015923\t-0.589706
+H\t 0.0647664923\t 0.0205721989\t 0.0015346341\t 0.294853
+H\t 0.8717903737\t 1.3007924048\t 6.931336*^-4\t 0.294853
+1671.4222\t3803.6305\t3907.698
+O\tO
+InChI=1S/H2O/h1H2\tInChI=1S/H2O/h1H2
+"""
+needs_qm9 = pytest.mark.skipif(
+    importlib.util.find_spec("qm9pack") is None, reason="qm9pack is not installed"
+)
+
+
+def test_parse_qm9_flavour():
+    mol = parse_xyz(QM9_WATER)
+    assert mol.symbols == ("O", "H", "H")
+    assert mol.meta["qm9_index"] == 3 and mol.name == "qm9:3" and mol.smiles == "O"
+    assert mol.coords[2, 2] == pytest.approx(6.931336e-4)
+    assert np.linalg.norm(mol.coords[1] - mol.coords[0]) == pytest.approx(0.9621, abs=1e-4)
+
+
+def test_xyz_round_trip(tmp_path):
+    mol = Molecule(
+        ("N", "H", "H", "H"),
+        np.array([[0, 0, 0.1], [0.94, 0, -0.2], [-0.47, 0.81, -0.2], [-0.47, -0.81, -0.2]]),
+    )
+    path = tmp_path / "nh3.xyz"
+    path.write_text(mol.to_xyz())
+    back = read_xyz(path)
+    assert back.symbols == mol.symbols
+    np.testing.assert_allclose(back.coords, mol.coords, atol=1e-8)
+    # atomic numbers are accepted for symbols
+    assert parse_xyz("1\n\n8 0 0 0\n").symbols == ("O",)
+
+
+@pytest.mark.parametrize(
+    ("text", "match", "line"),
+    [
+        ("x\n\nO 0 0 0\n", "atom count", 1),
+        ("2\n\nO 0 0 0\n", "only 1 atom lines", 1),
+        ("1\n\nO 0 0\n", "symbol x y z", 3),
+        ("1\n\nQq 0 0 0\n", "unknown element", 3),
+        ("1\n\nO 0 zero 0\n", "must be numbers", 3),
+    ],
+)
+def test_xyz_errors_name_the_line(text, match, line):
+    with pytest.raises(FormatError, match=match) as info:
+        parse_xyz(text, source="bad.xyz")
+    assert info.value.line == line and "bad.xyz" in str(info.value)
+
+
+def test_read_missing_file(tmp_path):
+    with pytest.raises(FormatError, match="cannot read"):
+        read_xyz(tmp_path / "absent.xyz")
+
+
+def test_molecule_validation_and_transform():
+    with pytest.raises(ParameterError, match="shape"):
+        Molecule(("O", "H"), np.zeros((3, 3)))
+    with pytest.raises(ParameterError, match="finite"):
+        Molecule(("O",), np.array([[0, np.nan, 0]]))
+    mol = parse_xyz(QM9_WATER)
+    rot = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1.0]])
+    moved = mol.transformed(rot, np.array([1.0, 2.0, 3.0]))
+    d0 = np.linalg.norm(mol.coords[:, None] - mol.coords[None], axis=-1)
+    d1 = np.linalg.norm(moved.coords[:, None] - moved.coords[None], axis=-1)
+    np.testing.assert_allclose(d1, d0, atol=1e-12)
+    assert mol.sites("H") == [1, 2]
+
+
+@needs_qm9
+def test_qm9_molecule_matches_qm9_xyz():
+    mol = qm9_molecule(3)
+    np.testing.assert_allclose(mol.coords, parse_xyz(QM9_WATER).coords, atol=1e-9)
+    assert mol.smiles == "O"
+    assert qm9_molecule(100000).meta["qm9_index"] == 100000
+
+
+@needs_qm9
+@pytest.mark.parametrize(
+    ("index", "match"), [(0, "1…133885"), (58, "does not contain"), ("3", "integer")]
+)
+def test_qm9_bad_index(index, match):
+    with pytest.raises(ParameterError, match=match):
+        qm9_molecule(index)
+
+
+@needs_qm9
+def test_iter_qm9_filters():
+    mols = list(itertools.islice(iter_qm9(("N",), start=1, stop=40, max_heavy=3), 50))
+    assert mols and all("N" in m.symbols for m in mols)
+    assert all(sum(s != "H" for s in m.symbols) <= 3 for m in mols)
+    idx = [m.meta["qm9_index"] for m in mols]
+    assert idx == sorted(idx) and all(1 <= i < 40 for i in idx)
+    assert 2 in idx and 3 not in idx  # NH3 in, H2O out
+
+
+def test_smiles_needs_rdkit():
+    if importlib.util.find_spec("rdkit") is not None:
+        mol = from_smiles("C=O")
+        assert sorted(mol.symbols) == ["C", "H", "H", "O"]
+        with pytest.raises(ParameterError):
+            from_smiles("C1CC")
+    else:
+        with pytest.raises(EngineError, match="pip install rdkit"):
+            from_smiles("C=O")
