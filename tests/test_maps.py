@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 from scipy import ndimage
 
+from _maps_synth import BACKGROUND, COUNTS, MAX_OD, fit_trusted
 from _synthetic_mn import training_stack
 from xasml.apply import (
     align_frames,
@@ -22,10 +23,7 @@ from xasml.apply import (
     signal_mask,
 )
 from xasml.errors import ParameterError, SpectrumError
-from xasml.learn import ConformalRegressor, OODDetector, make_baseline
-
-COUNTS = 1e4
-BACKGROUND, MAX_OD = 0.5, 1.2
+from xasml.learn import ConformalRegressor, OODDetector
 
 
 @dataclass
@@ -36,19 +34,6 @@ class Fitted:
     energy: np.ndarray
 
 
-def _simulated_training(ref: xr.DataArray, seed: int = 1, reps: int = 20):
-    """Training spectra through the same instrument model as the phantom: OD of
-    random thickness, Poisson noise on the transmitted counts, L1-normalised."""
-    rng = np.random.default_rng(seed)
-    x0 = ref.values - ref.values.min(axis=1, keepdims=True)
-    x0 = BACKGROUND + MAX_OD * x0 / x0.max()
-    thick = rng.uniform(0.4, 1.6, size=(x0.shape[0] * reps, 1))
-    od = -np.log(rng.poisson(COUNTS * np.exp(-np.repeat(x0, reps, axis=0) * thick)) / COUNTS)
-    X = od / np.abs(od).sum(axis=1, keepdims=True)
-    y = np.repeat(np.column_stack([ref["charge"].values, ref["tendq"].values]), reps, axis=0)
-    return X, y.astype(float)
-
-
 @pytest.fixture(scope="module")
 def reference() -> xr.DataArray:
     return training_stack()
@@ -56,12 +41,7 @@ def reference() -> xr.DataArray:
 
 @pytest.fixture(scope="module")
 def fitted(reference: xr.DataArray) -> Fitted:
-    X, y = _simulated_training(reference)
-    order = np.random.default_rng(2).permutation(len(X))
-    tr, cal = order[: int(0.7 * len(X))], order[int(0.7 * len(X)):]
-    model = make_baseline("knn").fit(X[tr], y[tr])
-    ood = OODDetector(quantile=0.99).fit(X[tr], X_calib=X[cal])
-    conf = ConformalRegressor(model).calibrate(X[cal], y[cal])
+    model, ood, conf = fit_trusted(reference)
     return Fitted(model, ood, conf, reference["energy"].values)
 
 

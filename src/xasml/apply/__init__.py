@@ -9,6 +9,7 @@ Stacks (:mod:`~xasml.apply.stack`): :func:`optical_density`, :func:`i0_from_regi
 On-the-fly processing: :func:`watch`, :func:`process_file`.
 """
 
+from .map_figures import map_figure
 from .maps import (
     EXTRAS_KEYS,
     Trust,
@@ -29,8 +30,19 @@ from .stack import (
     prepare_stack,
     signal_mask,
 )
+from .unsupervised import ClusterResult, PCAResult, cluster_map, embed_map, pca_map
+from .watch import WatchReport, process_file, watch
 
 __all__ = [
+    "ClusterResult",
+    "PCAResult",
+    "WatchReport",
+    "cluster_map",
+    "embed_map",
+    "map_figure",
+    "pca_map",
+    "process_file",
+    "watch",
     "EXTRAS_KEYS",
     "AlignmentResult",
     "MaskReport",
