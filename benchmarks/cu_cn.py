@@ -131,9 +131,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", default="mlp,rf")
     args = ap.parse_args(argv)
 
+    from xasml.io import load, save
+
     t0 = time.perf_counter()
     root = extract(args.archive, args.cache)
-    da = load_sites(root, cutoff=args.cutoff)
+    cached = args.cache / f"cu_cn_cutoff{args.cutoff:g}.nc"
+    if cached.is_file():
+        da = load(cached)
+    else:
+        da = load_sites(root, cutoff=args.cutoff)
+        save(da, cached)
     counts = dict(sorted(Counter(da["cn"].values.tolist()).items()))
     print(f"read {da.sizes['sample']} sites with CN in {CLASSES} in "
           f"{time.perf_counter() - t0:.0f} s; CN counts {counts}")

@@ -375,7 +375,7 @@ def _augment(X: np.ndarray, energy: np.ndarray, aug: Augmentation,
     for _ in range(aug.copies):
         Xc = X
         if aug.shift > 0:
-            shifts = rng.uniform(-aug.shift, aug.shift, X.shape[0])
+            shifts = np.asarray(rng.uniform(-aug.shift, aug.shift, X.shape[0]))
             Xc = np.stack([np.interp(energy - shifts[i], energy, X[i]) for i in range(len(X))])
         out.append(Xc + rng.normal(0.0, 1.0, X.shape) * aug.noise * sd)
     return np.concatenate(out)
