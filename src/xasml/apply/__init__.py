@@ -1,4 +1,8 @@
-"""xasml.apply: run trained models on new data — spectromicroscopy maps with per-pixel trust.
+"""xasml.apply: run trained models on new data, with a trust signal on every answer.
+
+Spectra: :func:`predict` (or a :class:`Predictor` loaded once with
+:func:`load_predictor`) returns predictions with conformal intervals / sets,
+out-of-distribution flags and the nearest training spectra.
 
 Stacks (:mod:`~xasml.apply.stack`): :func:`optical_density`, :func:`i0_from_region`,
 :func:`align_frames`, :func:`signal_mask`, :func:`prepare_stack`. Pixel models
@@ -20,6 +24,7 @@ from .maps import (
     trust_from_bundle,
 )
 from .phantom import Phantom, phantom_stack, reference_spectra
+from .predict import Predictor, TargetModel, load_predictor, predict
 from .stack import (
     AlignmentResult,
     MaskReport,
@@ -34,6 +39,10 @@ from .unsupervised import ClusterResult, PCAResult, cluster_map, embed_map, pca_
 from .watch import WatchReport, process_file, watch
 
 __all__ = [
+    "Predictor",
+    "TargetModel",
+    "load_predictor",
+    "predict",
     "ClusterResult",
     "PCAResult",
     "WatchReport",

@@ -13,6 +13,7 @@ from ..errors import XasmlError
 from . import demo as _demo  # noqa: F401
 from . import embed as _embed  # noqa: F401
 from . import info as _info  # noqa: F401  (registers commands)
+from . import learn as _learn  # noqa: F401
 from . import maps as _maps  # noqa: F401
 from . import preprocess as _preprocess  # noqa: F401
 from . import simulate as _simulate  # noqa: F401

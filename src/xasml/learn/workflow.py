@@ -1,0 +1,712 @@
+"""Spectrum → properties and classes: train, evaluate, calibrate and bundle in one call.
+
+:func:`train` takes a labelled ``(sample, energy)`` stack and, for every target,
+
+1. splits the samples 8:1:1 into train / validation / test, keeping each material
+   (``groups``) in one split (:func:`~xasml.learn.train_val_test_split`);
+2. optionally picks hyperparameters by grouped k-fold CV on the training split
+   (:func:`~xasml.learn.grid_search`);
+3. fits the model on the training split and scores it on the test split;
+4. calibrates split-conformal intervals (regression) or prediction sets
+   (classification) on the validation split and measures their coverage on the
+   test split (Vovk et al. 2005; Angelopoulos & Bates 2021, arXiv:2107.07511);
+5. runs a nearest-neighbour failure analysis of the test errors (Kiyohara et al.
+   2019, J. Phys.: Mater. 2, 024003).
+
+One out-of-distribution detector (fitted on the training spectra, threshold set on
+the validation spectra) is shared by all targets.
+
+Targets and tasks
+-----------------
+Each target gets its own model: a class target (charge) and a value target (10Dq)
+need different heads and losses, and separate models let each target have its
+own CV-selected hyperparameters and its own conformal calibration. A target is a
+class target when its labels are strings/booleans, or integers with at most
+:data:`MAX_CLASSES` distinct values; ``task={"name": "regression"}`` overrides.
+
+Bundle layout
+-------------
+::
+
+    BUNDLE/workflow.json           kind, format version, element/edge, energy grid (eV),
+                                   targets with their task and sub-bundle, the OOD
+                                   detector state, the training sample ids, the
+                                   report, and the sha256 of every file below
+    BUNDLE/training.safetensors    training spectra ``X`` (n_train, n_energy), for the
+                                   nearest-training-sample look-up (no pickle)
+    BUNDLE/targets/<name>/         one :func:`~xasml.learn.save_bundle` bundle per
+                                   target; its manifest ``extras`` hold ``task``,
+                                   ``conformal`` (calibration state), ``coverage``,
+                                   ``failure_analysis`` and the OOD reference
+
+:func:`xasml.apply.predict` reads such a directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from ..errors import InputError, ModelError, ParameterError, SpectrumError, XasmlWarning
+from .split import DataSplit, train_val_test_split
+
+__all__ = [
+    "MAX_CLASSES",
+    "MODELS",
+    "WORKFLOW_FILE",
+    "Augmentation",
+    "TargetReport",
+    "TrainingReport",
+    "infer_task",
+    "resample",
+    "train",
+]
+
+ModelName = Literal["mlp", "cnn", "rf", "extra_trees", "knn", "ridge"]
+Task = Literal["regression", "classification"]
+MODELS: tuple[str, ...] = ("mlp", "cnn", "rf", "extra_trees", "knn", "ridge")
+#: Integer labels with at most this many distinct values are treated as classes.
+MAX_CLASSES = 20
+WORKFLOW_FILE = "workflow.json"
+TRAINING_FILE = "training.safetensors"
+WORKFLOW_VERSION = 1
+_SPLIT_NAMES = {"train": "train", "val": "validation", "validation": "validation",
+                "test": "test"}
+
+
+# ---------------------------------------------------------------- resampling
+
+
+def resample(da: xr.DataArray, energy: np.ndarray, *, what: str = "spectra") -> xr.DataArray:
+    """Linearly interpolate spectra onto ``energy`` (eV); the grid must be covered.
+
+    A deliberately small stand-in for the preprocess module: no extrapolation, so a
+    spectrum that does not span the grid raises instead of being padded.
+
+    Parameters
+    ----------
+    da
+        ``(energy,)`` or ``(sample, energy)`` DataArray.
+    energy
+        Target grid, shape ``(n_energy,)``, eV, increasing.
+    what
+        Name used in error messages.
+
+    Returns
+    -------
+    xarray.DataArray
+        Same leading dims and attrs, on ``energy``.
+
+    Raises
+    ------
+    SpectrumError
+        If the spectra's energy range does not cover ``energy`` (both ranges named).
+    """
+    grid = np.asarray(energy, dtype=float)
+    if "energy" not in da.dims:
+        raise SpectrumError(f"{what} must have an 'energy' dimension; found dims {da.dims}")
+    da = da.transpose(..., "energy")
+    e = np.asarray(da["energy"].values, dtype=float)
+    if e.shape == grid.shape and np.allclose(e, grid, rtol=0, atol=1e-9):
+        return da
+    order = np.argsort(e)
+    e = e[order]
+    tol = 1e-6 * max(1.0, float(np.abs(grid).max()))
+    if e[0] > grid[0] + tol or e[-1] < grid[-1] - tol:
+        raise SpectrumError(
+            f"{what} cover {e[0]:g}..{e[-1]:g} eV but the model's energy grid is "
+            f"{grid[0]:g}..{grid[-1]:g} eV; the spectra must span the whole grid"
+        )
+    values = np.asarray(da.values, dtype=float)[..., order].reshape(-1, e.size)
+    out = np.stack([np.interp(grid, e, row) for row in values])
+    out = out.reshape(*da.shape[:-1], grid.size)
+    coords = {k: v for k, v in da.coords.items() if "energy" not in v.dims}
+    coords["energy"] = xr.DataArray(grid, dims="energy", attrs=da["energy"].attrs)
+    return xr.DataArray(out, dims=da.dims, coords=coords, attrs=dict(da.attrs), name=da.name)
+
+
+# ---------------------------------------------------------------- options and results
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Noisy, shifted copies of the training spectra (validation/test are never augmented).
+
+    Attributes
+    ----------
+    copies
+        Extra copies of every training spectrum.
+    noise
+        Gaussian noise sigma as a fraction of each spectrum's standard deviation.
+    shift
+        Energy shifts drawn uniformly from ``[-shift, shift]`` eV (edge position
+        uncertainty); values beyond the grid ends are held constant.
+    """
+
+    copies: int = 1
+    noise: float = 0.01
+    shift: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"copies": self.copies, "noise": self.noise, "shift": self.shift}
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    """Test-split results of one target.
+
+    Attributes
+    ----------
+    name, task
+        Target coordinate name and ``"regression"`` / ``"classification"``.
+    metrics
+        :class:`~xasml.learn.RegressionMetrics` or
+        :class:`~xasml.learn.ClassificationMetrics` on the test split.
+    coverage
+        Empirical coverage of the conformal intervals/sets on the test split
+        next to the nominal confidence (:class:`~xasml.learn.CoverageReport`).
+    failures
+        Failure-analysis counts on the test split: ``ok``, ``novel``,
+        ``ambiguous``, ``other``.
+    per_class_f1
+        F1 per class (classification only).
+    cv
+        Grid-search result (``None`` without a grid).
+    bundle
+        Sub-bundle directory of this target.
+    """
+
+    name: str
+    task: Task
+    metrics: Any
+    coverage: Any
+    failures: dict[str, int]
+    per_class_f1: dict[str, float] | None = None
+    cv: Any = None
+    bundle: str = ""
+
+    @property
+    def score(self) -> float:
+        """Headline number: accuracy (classes) or MAE (values)."""
+        m = self.metrics
+        return float(m.accuracy if self.task == "classification" else m.mae[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "metrics": self.metrics.to_dict(),
+            "coverage": self.coverage.to_dict(),
+            "failures": dict(self.failures),
+            "per_class_f1": self.per_class_f1,
+            "cv": None if self.cv is None else self.cv.to_dict(),
+            "bundle": self.bundle,
+        }
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What :func:`train` did and measured.
+
+    Attributes
+    ----------
+    bundle
+        The written bundle directory.
+    model
+        Model name (``"mlp"``, ``"rf"`` ...).
+    targets
+        One :class:`TargetReport` per target.
+    split_sizes
+        Samples in (train, validation, test).
+    groups
+        Coordinate used to group samples in the split (``None``: ungrouped).
+    confidence
+        Nominal coverage of the conformal intervals/sets.
+    ood_threshold
+        OOD score threshold (calibrated on validation spectra).
+    ood_test_flagged
+        Fraction of test spectra flagged OOD (expected ≈ ``1 - ood_quantile``
+        when test and training data come from one distribution).
+    seconds
+        Wall-clock time of the whole run.
+    """
+
+    bundle: Path
+    model: str
+    targets: tuple[TargetReport, ...]
+    split_sizes: tuple[int, int, int]
+    groups: str | None
+    confidence: float
+    ood_threshold: float
+    ood_test_flagged: float
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> TargetReport:
+        for t in self.targets:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "bundle": str(self.bundle),
+            "model": self.model,
+            "targets": [t.to_dict() for t in self.targets],
+            "split_sizes": list(self.split_sizes),
+            "groups": self.groups,
+            "confidence": self.confidence,
+            "ood_threshold": self.ood_threshold,
+            "ood_test_flagged": self.ood_test_flagged,
+            "seconds": self.seconds,
+            **self.extra,
+        }
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def infer_task(labels: Any, name: str = "target") -> Task:
+    """``"classification"`` for strings/booleans or few distinct integers, else regression."""
+    y = np.asarray(labels)
+    if y.dtype.kind in "OUSb":
+        return "classification"
+    if y.dtype.kind in "iu" and np.unique(y).size <= MAX_CLASSES:
+        return "classification"
+    if y.dtype.kind in "iuf":
+        return "regression"
+    raise InputError(f"target {name!r} has labels of unsupported dtype {y.dtype}")
+
+
+def _check_labels(y: np.ndarray, name: str, task: Task) -> np.ndarray:
+    if y.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(y)))
+        if bad:
+            raise InputError(f"target {name!r} has {bad} NaN/inf label(s); drop those samples "
+                             "or fill them before training")
+    elif y.dtype.kind == "O":
+        bad = sum(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y)
+        if bad:
+            raise InputError(f"target {name!r} has {bad} missing label(s)")
+        y = y.astype(str)
+    if task == "classification":
+        if y.dtype.kind == "f":
+            if not np.all(y == np.round(y)):
+                raise InputError(f"target {name!r} is to be classified but has non-integer "
+                                 "values; use task='regression'")
+            y = y.astype(np.int64)
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise InputError(f"target {name!r} has a single class ({classes[0]!r}); "
+                             "classification needs at least 2")
+    elif y.dtype.kind not in "iuf":
+        raise InputError(f"target {name!r} is to be regressed but has labels of dtype {y.dtype}")
+    return y.astype(float) if task == "regression" else y
+
+
+def _make_model(name: str, task: Task, random_state: int | None,
+                params: Mapping[str, Any]) -> Any:
+    from .baselines import make_baseline
+
+    reg = task == "regression"
+    if name in ("mlp", "cnn"):
+        if name == "mlp":
+            from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor
+
+            cls: Any = SpectrumMLPRegressor if reg else SpectrumMLPClassifier
+        else:
+            from .cnn import SpectrumCNNClassifier, SpectrumCNNRegressor
+
+            cls = SpectrumCNNRegressor if reg else SpectrumCNNClassifier
+        return cls(random_state=random_state, **params)
+    baseline = {"rf": "random_forest", "extra_trees": "extra_trees", "knn": "knn",
+                "ridge": "ridge"}
+    if name not in baseline:
+        raise ParameterError(f"model must be one of {', '.join(MODELS)}; found {name!r}")
+    return make_baseline(baseline[name], task, random_state=random_state,  # type: ignore[arg-type]
+                         **params)
+
+
+def small_grid(name: str) -> dict[str, list[Any]]:
+    """A small hyperparameter grid per model (the CLI's ``--grid small``)."""
+    grids: dict[str, dict[str, list[Any]]] = {
+        "mlp": {"hidden_layer_sizes": [(64,), (128, 64)], "dropout": [0.0, 0.3]},
+        "cnn": {"channels": [(8, 16)], "kernel_size": [3, 7]},
+        "rf": {"n_estimators": [100, 300], "max_features": ["sqrt", 0.3]},
+        "extra_trees": {"n_estimators": [100, 300], "max_features": ["sqrt", 0.3]},
+        "knn": {"n_neighbors": [3, 5, 10], "weights": ["uniform", "distance"]},
+        "ridge": {"C": [0.1, 1.0, 10.0]},
+    }
+    return grids[name]
+
+
+def _prefixed_grid(model: Any, grid: Mapping[str, Any], name: str, task: Task) -> dict[str, Any]:
+    from sklearn.pipeline import Pipeline
+
+    if name == "ridge" and task == "regression" and "C" in grid:
+        grid = {"alpha": [1.0 / c for c in grid["C"]]}
+    if not isinstance(model, Pipeline):
+        return {k: list(v) for k, v in grid.items()}
+    step = model.steps[-1][0]
+    return {(k if "__" in k else f"{step}__{k}"): list(v) for k, v in grid.items()}
+
+
+def _augment(X: np.ndarray, energy: np.ndarray, aug: Augmentation,
+             rng: np.random.Generator) -> np.ndarray:
+    if aug.copies < 1 or aug.noise < 0 or aug.shift < 0:
+        raise ParameterError(f"augment needs copies >= 1, noise >= 0, shift >= 0; found {aug}")
+    out = []
+    sd = X.std(axis=1, keepdims=True)
+    for _ in range(aug.copies):
+        Xc = X
+        if aug.shift > 0:
+            shifts = np.asarray(rng.uniform(-aug.shift, aug.shift, X.shape[0]))
+            Xc = np.stack([np.interp(energy - shifts[i], energy, X[i]) for i in range(len(X))])
+        out.append(Xc + rng.normal(0.0, 1.0, X.shape) * aug.noise * sd)
+    return np.concatenate(out)
+
+
+def _as_stack(dataset: Any) -> xr.DataArray:
+    if isinstance(dataset, str | os.PathLike):
+        from ..io import read
+
+        dataset = read(Path(dataset))
+    if not isinstance(dataset, xr.DataArray) or dataset.dims != ("sample", "energy"):
+        dims = getattr(dataset, "dims", type(dataset).__name__)
+        raise InputError(f"dataset must be a (sample, energy) stack with labels as sample "
+                         f"coords; found {dims}")
+    return dataset
+
+
+def _sample_ids(da: xr.DataArray) -> list[str]:
+    if "sample" in da.coords:
+        return [str(v) for v in da["sample"].values]
+    return [str(i) for i in range(da.sizes["sample"])]
+
+
+def _resolve_split(da: xr.DataArray, split: Any, groups: np.ndarray | None,
+                   strat: np.ndarray | None, ratios: Any, seed: int | None) -> DataSplit:
+    if isinstance(split, DataSplit):
+        return split
+    if isinstance(split, str):
+        if split not in da.coords:
+            raise ParameterError(f"split coordinate {split!r} not in the dataset; "
+                                 f"found {sorted(map(str, da.coords))}")
+        names = np.array([_SPLIT_NAMES.get(str(v).lower(), "?") for v in da[split].values])
+        if (names == "?").any():
+            raise ParameterError(f"split coordinate {split!r} must hold train/val/test; "
+                                 f"found {sorted(set(map(str, da[split].values)))[:6]}")
+        return DataSplit(*(np.flatnonzero(names == k) for k in ("train", "validation", "test")))
+    if split is not None:
+        raise ParameterError(f"split must be None, a DataSplit or a coordinate name; "
+                             f"found {split!r}")
+    return train_val_test_split(da.sizes["sample"], groups=groups, stratify=strat,
+                                ratios=ratios, random_state=seed)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- train
+
+
+def train(
+    dataset: Any,
+    *,
+    targets: Sequence[str],
+    out: str | Path,
+    model: ModelName = "mlp",
+    groups: str | None = "auto",
+    task: Mapping[str, Task] | None = None,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    split: DataSplit | str | None = None,
+    grid: Mapping[str, Sequence[Any]] | Literal["small"] | None = None,
+    n_splits: int = 5,
+    confidence: float = 0.9,
+    ood_quantile: float = 0.95,
+    augment: Augmentation | int | None = None,
+    model_params: Mapping[str, Any] | None = None,
+    energy: Any = None,
+    random_state: int | None = 0,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Path, TrainingReport]:
+    """Train one model per target, evaluate, calibrate trust outputs and write a bundle.
+
+    Parameters
+    ----------
+    dataset
+        ``(sample, energy)`` DataArray with the targets as ``sample`` coords, or a
+        path that :func:`xasml.io.read` turns into one.
+    targets
+        Names of the label coordinates to learn.
+    out
+        Bundle directory to write (see the module docs for its layout).
+    model
+        ``"mlp"``, ``"cnn"`` (PyTorch networks), ``"rf"``, ``"extra_trees"``,
+        ``"knn"`` or ``"ridge"`` (scikit-learn baselines; ridge is logistic
+        regression for classes).
+    groups
+        Coordinate holding the material id; no material is split across
+        train/validation/test or across CV folds. ``"auto"``: ``material_id``
+        when the dataset has it, else ungrouped. ``None``: ungrouped.
+    task
+        Per-target override, e.g. ``{"charge": "regression"}``; otherwise
+        :func:`infer_task` decides.
+    ratios
+        Relative sizes of (train, validation, test); default 8:1:1.
+    split
+        A fixed split instead of a random one: a :class:`~xasml.learn.DataSplit`
+        or the name of a coordinate holding ``train``/``val``/``test``.
+    grid
+        Hyperparameter grid searched by grouped ``n_splits``-fold CV on the
+        training split (keys are the model's parameter names), ``"small"`` for a
+        built-in grid per model, or ``None`` for the defaults.
+    n_splits
+        CV folds for ``grid``.
+    confidence
+        Nominal coverage of the conformal intervals and sets, in (0, 1).
+    ood_quantile
+        Fraction of in-distribution spectra that pass the OOD check.
+    augment
+        :class:`Augmentation` (or an int number of noisy copies) applied to the
+        training split only.
+    model_params
+        Extra keyword hyperparameters for the model (e.g. ``max_epochs``).
+    energy
+        Resample the dataset onto this grid (eV) first; default: its own grid.
+    random_state
+        Seed of the split, the models, CV folds and augmentation.
+    overwrite
+        Replace an existing bundle at ``out``.
+    progress
+        Called with a short message at every stage (the CLI shows them).
+
+    Returns
+    -------
+    (pathlib.Path, TrainingReport)
+        The bundle directory and the measured results.
+
+    Raises
+    ------
+    InputError
+        NaN labels, a single class, too few samples or groups for the split or
+        the CV folds, too few validation samples for ``confidence``.
+    """
+    from .ood import OODDetector
+
+    t0 = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    if model not in MODELS:
+        raise ParameterError(f"model must be one of {', '.join(MODELS)}; found {model!r}")
+    if not targets:
+        raise ParameterError("targets must name at least one label coordinate")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ModelError(f"{out} already exists; pass overwrite=True to replace it")
+    da = _as_stack(dataset)
+    if energy is not None:
+        da = resample(da, np.asarray(energy, dtype=float), what="the dataset's spectra")
+    grid_e = np.asarray(da["energy"].values, dtype=float)
+    X = np.asarray(da.values, dtype=float)
+    if not np.all(np.isfinite(X)):
+        raise SpectrumError(f"the dataset has {int((~np.isfinite(X)).sum())} NaN/inf "
+                            "intensities; clean or drop those spectra first")
+    missing = [t for t in targets if t not in da.coords]
+    if missing:
+        labels = sorted(str(c) for c in da.coords if da[c].dims == ("sample",))
+        raise ParameterError(f"target(s) {missing} not found; the dataset's labels are {labels}")
+    tasks = {t: (task or {}).get(t) or infer_task(da[t].values, t) for t in targets}
+    for t, k in tasks.items():
+        if k not in ("regression", "classification"):
+            raise ParameterError(f"task for {t!r} must be 'regression' or 'classification'; "
+                                 f"found {k!r}")
+    ys = {t: _check_labels(np.asarray(da[t].values), t, tasks[t]) for t in targets}
+    gname = ("material_id" if "material_id" in da.coords else None) if groups == "auto" \
+        else groups
+    if gname is not None and gname not in da.coords:
+        raise ParameterError(f"groups coordinate {gname!r} not in the dataset")
+    g = None if gname is None else np.asarray(da[gname].values).astype(str)
+    strat = next((ys[t] for t in targets if tasks[t] == "classification"), None)
+    say("splitting")
+    sp = _resolve_split(da, split, g, strat, ratios, random_state)
+    tr, va, te = sp.train, sp.validation, sp.test
+    for nm, idx in (("train", tr), ("validation", va), ("test", te)):
+        if idx.size < 2:
+            raise InputError(f"the {nm} split has {idx.size} sample(s); need more samples "
+                             f"(found {X.shape[0]} in all)")
+    Xtr = X[tr]
+    if augment:
+        aug = augment if isinstance(augment, Augmentation) else Augmentation(copies=int(augment))
+        rng = np.random.default_rng(random_state)
+        Xfit = np.concatenate([Xtr, _augment(Xtr, grid_e, aug, rng)])
+        rep = 1 + aug.copies
+    else:
+        aug, Xfit, rep = None, Xtr, 1
+
+    say("fitting the OOD detector")
+    q_max = va.size / (va.size + 1.0)  # largest quantile n validation scores support
+    if ood_quantile > q_max:
+        warnings.warn(f"ood_quantile={ood_quantile} needs more than the {va.size} validation "
+                      f"spectra; using {q_max:.3f}", XasmlWarning, stacklevel=2)
+    ood = OODDetector(quantile=min(ood_quantile, q_max), n_neighbors=min(5, len(tr)),
+                      n_components=0.99, random_state=random_state)
+    ood.fit(Xtr, X_calib=X[va])
+    ood_test = float(ood.predict(X[te]).mean())
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        reports = []
+        for t in targets:
+            reports.append(_train_target(
+                t, tasks[t], ys[t], model, Xfit, rep, X, sp, g, grid, n_splits, confidence,
+                random_state, dict(model_params or {}), grid_e, da, tmp, say))
+        say("writing the bundle")
+        from safetensors.numpy import save_file
+
+        save_file({"X": np.ascontiguousarray(Xtr)}, str(tmp / TRAINING_FILE))
+        report = TrainingReport(
+            bundle=out, model=model, targets=tuple(reports), split_sizes=sp.sizes(),
+            groups=gname, confidence=float(confidence), ood_threshold=float(ood.threshold_),
+            ood_test_flagged=ood_test, seconds=0.0,
+        )
+        report = TrainingReport(**{**report.__dict__,
+                                   "seconds": round(time.perf_counter() - t0, 3)})
+        files = {TRAINING_FILE: _sha256(tmp / TRAINING_FILE)}
+        for r in reports:
+            files[f"{r.bundle}/manifest.json"] = _sha256(tmp / r.bundle / "manifest.json")
+        ids = _sample_ids(da)
+        doc = {
+            "kind": "xasml-workflow",
+            "format_version": WORKFLOW_VERSION,
+            "element": da.attrs.get("element"),
+            "edge": da.attrs.get("edge"),
+            "technique": da.attrs.get("technique"),
+            "energy": grid_e.tolist(),
+            "preprocessing": {"resample": "linear interpolation onto 'energy' (np.interp), "
+                              "no extrapolation"},
+            "confidence": float(confidence),
+            "targets": [{"name": r.name, "task": r.task, "bundle": r.bundle} for r in reports],
+            "ood": ood.to_dict(),
+            "training_ids": [ids[i] for i in tr],
+            "augmentation": None if aug is None else aug.to_dict(),
+            "report": report.to_dict() | {"bundle": out.name},
+            "files": files,
+        }
+        (tmp / WORKFLOW_FILE).write_text(json.dumps(_plain(doc), indent=1, allow_nan=False))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say("done")
+    return out, report
+
+
+def _plain(obj: Any) -> Any:
+    from .bundle import _jsonable
+
+    return _jsonable(obj)
+
+
+def _train_target(
+    name: str, task: Task, y: np.ndarray, model_name: str, Xfit: np.ndarray, rep: int,
+    X: np.ndarray, sp: DataSplit, groups: np.ndarray | None, grid: Any, n_splits: int,
+    confidence: float, seed: int | None, params: dict[str, Any], energy: np.ndarray,
+    da: xr.DataArray, root: Path, say: Callable[[str], None],
+) -> TargetReport:
+    from sklearn.metrics import f1_score
+
+    from .bundle import hash_training_data, save_bundle
+    from .conformal import ConformalClassifier, ConformalRegressor, empirical_coverage
+    from .diagnostics import failure_analysis
+    from .metrics import classification_metrics, regression_metrics
+    from .tuning import grid_search
+
+    tr, va, te = sp.train, sp.validation, sp.test
+    yfit = np.concatenate([y[tr]] * rep)
+    est = _make_model(model_name, task, seed, params)
+    cv = None
+    if grid is not None:
+        g = small_grid(model_name) if grid == "small" else grid
+        if not isinstance(g, Mapping):
+            raise ParameterError(f"grid must be a dict of lists or 'small'; found {grid!r}")
+        say(f"{name}: {n_splits}-fold grid search")
+        gfit = None if groups is None else np.concatenate([groups[tr]] * rep)
+        cv = grid_search(est, Xfit, yfit, _prefixed_grid(est, g, model_name, task),
+                         groups=gfit, n_splits=n_splits, random_state=seed)
+        est = cv.best_estimator
+    else:
+        say(f"{name}: fitting {model_name} ({task})")
+        est.fit(Xfit, yfit)
+    say(f"{name}: evaluating and calibrating")
+    pred = np.asarray(est.predict(X[te]))
+    per_class = None
+    metrics: Any
+    if task == "classification":
+        known = set(np.asarray(est.classes_).tolist())
+        metrics = classification_metrics(y[te], pred)
+        labs = np.asarray(metrics.labels)
+        f1 = f1_score(y[te], pred, labels=labs, average=None, zero_division=0)
+        per_class = {str(lab): float(v) for lab, v in zip(labs, f1, strict=True)}
+        # Conformal sets can only hold classes the model knows; samples of a class
+        # absent from the training split are left out of calibration and coverage.
+        cal = va[np.isin(y[va], list(known))]
+        tst = te[np.isin(y[te], list(known))]
+        if cal.size < va.size or tst.size < te.size:
+            warnings.warn(
+                f"target {name!r}: {va.size - cal.size} validation and {te.size - tst.size} "
+                "test sample(s) have a class absent from the training split; they are left "
+                "out of conformal calibration and coverage", XasmlWarning, stacklevel=3)
+        conf: Any = ConformalClassifier(est).calibrate(X[cal], y[cal])
+    else:
+        metrics = regression_metrics(y[te], pred, targets=[name])
+        cal, tst = va, te
+        conf = ConformalRegressor(est).calibrate(X[cal], y[cal])
+    if tst.size == 0:
+        raise InputError(f"target {name!r}: no test sample has a class seen in training")
+    coverage = empirical_coverage(conf, X[tst], y[tst], confidence)
+    fa = failure_analysis(est, X[tr], y[tr], X[te], y[te], task=task,
+                          n_neighbors=min(5, len(tr) - 1))
+    sub = f"targets/{name}"
+    report = TargetReport(name=name, task=task, metrics=metrics, coverage=coverage,
+                          failures=fa.counts, per_class_f1=per_class, cv=cv, bundle=sub)
+    unit = str(da[name].attrs.get("units", ""))
+    save_bundle(
+        est, root / sub, energy=energy, targets=[(name, unit)],
+        preprocessing={"resample": "np.interp onto the energy grid"},
+        training_data_sha256=hash_training_data(X[tr], y[tr]),
+        metrics=metrics, cv_results=cv,
+        extras={
+            "task": task,
+            "confidence": confidence,
+            "conformal": conf.to_dict(),
+            "coverage": coverage,
+            "per_class_f1": per_class,
+            "failure_analysis": {k: v for k, v in fa.to_dict().items() if k != "worst"},
+            "ood": f"../../{WORKFLOW_FILE}#ood",
+        },
+    )
+    return report
