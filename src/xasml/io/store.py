@@ -263,8 +263,14 @@ def load(path: str | Path) -> xr.DataArray:
 
 def _load_zarr(p: Path) -> xr.DataArray:
     try:
-        with xr.open_zarr(p, consolidated=False) as ds:
-            ds.load()
+        # campaign datasets keep bookkeeping files (parts/, campaign.json) beside
+        # the arrays; zarr warns about them on every open, which is noise here
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*not recognized as a component of a Zarr hierarchy"
+            )
+            with xr.open_zarr(p, consolidated=False) as ds:
+                ds.load()
     except Exception as exc:  # zarr raises many unrelated types on damaged stores
         raise FormatError(p, f"cannot read as a Zarr dataset: {exc}") from None
     committed = ds.attrs.get(_COMMIT_KEY)
