@@ -86,14 +86,3 @@ def test_augment_is_reproducible_and_bounded() -> None:
     noisy = augment(sp, copies=200, noise=0.01, random_state=0)
     resid = noisy.values - sp.values
     assert resid.std() == pytest.approx(0.01 * sp.values.max(), rel=0.05)
-
-
-def test_demo_prints_known_e0_and_writes_png(tmp_path, capsys) -> None:
-    from xasml.cli import main
-    from xasml.cli.demo import DEMO_E0
-
-    assert main(["demo", "--out", str(tmp_path)]) == 0
-    text = capsys.readouterr().out
-    line = next(ln for ln in text.splitlines() if ln.startswith("E0 (eV)"))
-    assert float(line.split()[-1]) == pytest.approx(DEMO_E0, abs=0.5)
-    assert (tmp_path / "preprocess.png").stat().st_size > 1000
