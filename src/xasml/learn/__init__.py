@@ -9,7 +9,9 @@ Scores: :func:`regression_metrics`, :func:`classification_metrics`, figures in
 directories: :func:`save_bundle`, :func:`load_bundle`. Trust: :class:`OODDetector`,
 :class:`ConformalRegressor`, :class:`ConformalClassifier`, :func:`failure_analysis`,
 :func:`energy_window_importance`. Embedding and parameter read-out (Suzuki et al.):
-:class:`SpectrumEmbedding`, :class:`ParameterEstimator`, :func:`plot_embedding`.
+:class:`SpectrumEmbedding`, :class:`ParameterEstimator`, :func:`plot_embedding`;
+shift/resolution-matched read-out :class:`MatchedEstimator` and fit after
+embedding :func:`fit_spectrum` with :class:`SticksModel`.
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -37,6 +39,7 @@ from .estimate import (
 )
 from .features import AppendFeature, append_feature
 from .importance import WindowImportance, energy_window_importance, equal_width_windows
+from .match import MatchedEstimator, MatchedResult, interpolate_value
 from .metrics import (
     ClassificationMetrics,
     RegressionMetrics,
@@ -46,10 +49,17 @@ from .metrics import (
 from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
 from .plots import confusion_matrix_figure, parity_figure
+from .refine import FitResult, SticksModel, fit_spectrum
 from .split import DataSplit, train_val_test_split
 from .tuning import GridSearchResult, grid_search, network_param_grid
 
 __all__ = [
+    "FitResult",
+    "MatchedEstimator",
+    "MatchedResult",
+    "SticksModel",
+    "fit_spectrum",
+    "interpolate_value",
     "EstimationResult",
     "Neighbour",
     "ParameterEstimator",
