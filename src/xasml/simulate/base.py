@@ -56,6 +56,7 @@ class Engine(Protocol):
 # name -> "module:Class", imported lazily so that optional engines cost nothing.
 ENGINES: dict[str, str] = {
     "multiplet": "xasml.simulate.multiplet:MultipletEngine",
+    "feff": "xasml.simulate.feff:FeffEngine",
 }
 
 
