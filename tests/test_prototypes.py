@@ -39,9 +39,9 @@ def test_table_covers_all_targets() -> None:
     protos = {c.prototype for c in table}
     assert {"rocksalt", "wurtzite", "spinel_normal", "spinel_inverse", "corundum", "rutile",
             "perovskite", "ilmenite", "olivine", "layered_rocksalt", "square_pyramidal",
-            "oxoanion"} <= protos
+            "oxoanion", "tenorite"} <= protos
     absorbers = {a for c in table for a in c.absorbers}
-    assert {"Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Zn"} <= absorbers
+    assert {"Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn"} <= absorbers
 
 
 def test_v5_from_vanadate_and_inverse_spinel() -> None:

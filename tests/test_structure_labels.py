@@ -55,6 +55,12 @@ def test_square_pyramidal_cn5() -> None:
     assert lab.oxidation_state == 3
 
 
+def test_cuo_square_planar() -> None:
+    (lab,) = absorber_labels(PROTOTYPES["tenorite"]("Cu", 4.684, 3.423, 5.129, 99.54), "Cu")
+    assert (lab.cn, lab.geometry, lab.oxidation_state) == (4, "square_planar", 2)
+    assert lab.scores["square_planar"] > 0.8 > lab.scores["tetrahedral"]
+
+
 def test_spinel_sites_are_distinguished() -> None:
     labs = absorber_labels(PROTOTYPES["spinel_normal"]("Co", "Co", 8.084, 0.3881), "Co")
     by_cn = {lab.cn: lab for lab in labs}

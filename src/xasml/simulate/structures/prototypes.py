@@ -12,7 +12,8 @@ Lattice constants are room-temperature literature values rounded to ~0.01 Å
 such as the ``Sr2B2O5`` square-pyramidal series, are hypothetical
 decorations of a real structure type). Labels are computed from the
 geometry (:mod:`.labels`), never copied from the table, so a wrong Wyckoff
-position shows up as a wrong label in the tests.
+position shows up as a wrong label (checked for the whole table when it was
+written: every metal site has the expected CN and geometry, M–O 1.65–2.25 Å).
 """
 
 from __future__ import annotations
@@ -159,6 +160,15 @@ def _square_pyramidal(a_el: str, b_el: str, a: float, c: float, zb: float, zo: f
     )
 
 
+def _tenorite(m: str, a: float, b: float, c: float, beta: float) -> Structure:
+    from pymatgen.core import Lattice
+
+    # CuO (Åsbrink & Norrby 1970, C2/c): Cu 4c (1/4,1/4,0) square planar, O 4e (0,y,1/4).
+    return _sg(
+        "C2/c", Lattice.monoclinic(a, b, c, beta), [m, "O"], [(0.25, 0.25, 0), (0, 0.4184, 0.25)]
+    )
+
+
 def _oxoanion(m: str, d: float, charge: float) -> Molecule:
     from pymatgen.core import Molecule
 
@@ -180,6 +190,7 @@ PROTOTYPES: dict[str, Callable[..., Any]] = {
     "olivine": _olivine,
     "layered_rocksalt": _layered,
     "square_pyramidal": _square_pyramidal,
+    "tenorite": _tenorite,
     "oxoanion": _oxoanion,
 }
 
@@ -225,6 +236,7 @@ _COMPOUNDS: tuple[Compound, ...] = (
     _C("square_pyramidal", "Sr2Fe2O5", ("Fe",), ("Sr", "Fe", 3.90, 7.60, 0.26, 0.30)),
     _C("square_pyramidal", "Sr2Mn2O5", ("Mn",), ("Sr", "Mn", 3.88, 7.56, 0.26, 0.30)),
     _C("square_pyramidal", "Sr2Co2O5", ("Co",), ("Sr", "Co", 3.86, 7.50, 0.26, 0.30)),
+    _C("tenorite", "CuO", ("Cu",), ("Cu", 4.684, 3.423, 5.129, 99.54)),
     _C("oxoanion", "CrO4", ("Cr",), ("Cr", 1.65, -2.0)),
     _C("oxoanion", "MnO4", ("Mn",), ("Mn", 1.66, -2.0)),
     _C("oxoanion", "FeO4", ("Fe",), ("Fe", 1.65, -2.0)),
@@ -289,7 +301,7 @@ def oxide_prototypes(
     ----------
     elements
         Absorbing elements to keep (default: all of Ti, V, Cr, Mn, Fe, Co,
-        Ni, Zn in the table). A compound with two 3d metals (ZnFe2O4,
+        Ni, Cu, Zn in the table). A compound with two 3d metals (ZnFe2O4,
         FeTiO3 ...) gives one entry per requested absorber.
     prototypes
         Structure types to keep (keys of :data:`PROTOTYPES`).
