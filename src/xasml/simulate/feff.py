@@ -404,6 +404,12 @@ class FeffEngine:
     ) -> xr.DataArray:
         """Multiplicity-weighted mean over the inequivalent ``absorber`` sites.
 
+        Sites are run one after the other; a campaign over
+        :func:`~xasml.simulate.structures.campaign_params` runs them in
+        parallel and gives the same mean with its ``label_weight``. Average
+        on the ``"edge"`` or ``"absolute"`` scale: with ``"fermi"`` each site
+        has its own zero and the chemical shift between sites is lost.
+
         Returns
         -------
         xarray.DataArray
