@@ -2,14 +2,17 @@
 
 Engines (imported lazily through :func:`get_engine`): ``multiplet`` (edrixs
 crystal-field multiplets, L2,3 edges), ``tddft`` (pyscf CVS-TDA, molecular K
-edges), ``analytic`` (toy model for tests and teaching).
+edges), ``feff`` (FEFF10 full multiple scattering, K edges of
+crystals and clusters), ``analytic`` (toy model for tests and teaching).
 """
 
 from ._design import Design, grid, latin_hypercube, param_key
 from .analytic import AnalyticEngine
 from .base import ENGINES, Engine, get_engine
 from .campaign import CampaignResult, Failure, run_campaign
+from .feff import FeffEngine
 from .molecules import Molecule, from_smiles, iter_qm9, parse_xyz, qm9_molecule, read_xyz
+from .structures import absorber_labels, oxide_prototypes, read_structure
 from .tddft import CoreExcitations, TDDFTEngine, core_excitations, fit_shift
 
 __all__ = [
@@ -20,8 +23,10 @@ __all__ = [
     "Design",
     "Engine",
     "Failure",
+    "FeffEngine",
     "Molecule",
     "TDDFTEngine",
+    "absorber_labels",
     "core_excitations",
     "fit_shift",
     "from_smiles",
@@ -29,9 +34,11 @@ __all__ = [
     "grid",
     "iter_qm9",
     "latin_hypercube",
+    "oxide_prototypes",
     "param_key",
     "parse_xyz",
     "qm9_molecule",
+    "read_structure",
     "read_xyz",
     "run_campaign",
 ]

@@ -58,6 +58,7 @@ ENGINES: dict[str, str] = {
     "analytic": "xasml.simulate.analytic:AnalyticEngine",
     "multiplet": "xasml.simulate.multiplet:MultipletEngine",
     "tddft": "xasml.simulate.tddft:TDDFTEngine",
+    "feff": "xasml.simulate.feff:FeffEngine",
 }
 
 
