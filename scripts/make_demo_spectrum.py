@@ -3,7 +3,7 @@
 A "measured-like" Mn L2,3 spectrum made by xasml's multiplet engine at
 parameters that are NOT on the demo's simulation grid (Mn2+, 10Dq = 1.05 eV,
 MnO-like), with a different broadening (Gaussian FWHM 0.45 eV instead of
-0.2 eV), a +0.2 eV energy offset, a sloping background and 2 % Gaussian noise.
+0.2 eV), a +0.2 eV energy offset and 2 % Gaussian noise (σ = 2 % of the maximum).
 The demo must recover charge 2 and 10Dq ≈ 1.05 eV from it.
 
 Run: ``.venv/bin/python scripts/make_demo_spectrum.py``

@@ -20,6 +20,10 @@ def test_demo_recovers_charge_of_bundled_spectrum(tmp_path, capsys):
     for space in ("spectrum", "embedding"):
         est = report["result"][space]
         assert str(est["predicted_class"]) == "2"
+    # the engine fit after the embedding lands near the true 10Dq and shift
+    fit = report["refined_fit"]
+    assert abs(fit["tendq"]["value"] - truth["tendq"]) < 0.1
+    assert abs(fit["shift"]["value"] - truth["shift"]) < 0.1
     assert (tmp_path / "embedding.png").stat().st_size > 10_000
     assert "10Dq" in capsys.readouterr().out
     # the cached grid is reused: a second run computes nothing new

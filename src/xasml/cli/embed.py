@@ -52,8 +52,8 @@ def embed(
         if html:
             typer.echo(f"wrote {save_embedding_figure(out / 'embedding.html', est)}")
         return
-    est, result = estimate_parameters(sims, measured, method=method)
-    rep = write_report(out, est, measured, result, html=html)
+    est, result, nuisances = estimate_parameters(sims, measured, method=method)
+    rep = write_report(out, est, measured, result, html=html, extra={"matched": nuisances})
     typer.echo(result.to_markdown())
     for p in (rep.figure, rep.html, rep.json, rep.markdown):
         if p is not None:
@@ -77,7 +77,12 @@ def estimate(
 
     _check_method(method)
     sims, measured = _load_pair(dataset, file)
-    _, result = estimate_parameters(sims, measured, method=method)
+    _, result, nuisances = estimate_parameters(sims, measured, method=method)
+    if nuisances:
+        typer.echo(
+            f"matched shift {nuisances['shift_eV']:+.3f} eV, "
+            f"extra Gaussian FWHM {nuisances['extra_fwhm_eV']:.3f} eV"
+        )
     typer.echo(result.to_markdown())
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2, default=str))
