@@ -10,6 +10,8 @@ directories: :func:`save_bundle`, :func:`load_bundle`. Trust: :class:`OODDetecto
 :class:`ConformalRegressor`, :class:`ConformalClassifier`, :func:`failure_analysis`,
 :func:`energy_window_importance`. Embedding and parameter read-out (Suzuki et al.):
 :class:`SpectrumEmbedding`, :class:`ParameterEstimator`, :func:`plot_embedding`.
+Structure → spectrum (Carbone et al. 2020): :class:`Structure`, :func:`build_graph`,
+:class:`StructureSpectrumRegressor` (message-passing network ensemble).
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -36,6 +38,8 @@ from .estimate import (
     estimate,
 )
 from .features import AppendFeature, append_feature
+from .gnn import StructureSpectrumRegressor, build_gnn
+from .graph import Structure, build_graph, build_graphs
 from .importance import WindowImportance, energy_window_importance, equal_width_windows
 from .metrics import (
     ClassificationMetrics,
@@ -50,6 +54,11 @@ from .split import DataSplit, train_val_test_split
 from .tuning import GridSearchResult, grid_search, network_param_grid
 
 __all__ = [
+    "Structure",
+    "StructureSpectrumRegressor",
+    "build_gnn",
+    "build_graph",
+    "build_graphs",
     "EstimationResult",
     "Neighbour",
     "ParameterEstimator",
