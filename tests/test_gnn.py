@@ -77,6 +77,9 @@ def test_overfits_peak_position_as_function_of_bond_length(fitted) -> None:
     assert mse < 0.1 * np.var(y)  # far better than predicting the mean spectrum
     shift = np.abs(ENERGY[pred.argmax(axis=1)] - ENERGY[y.argmax(axis=1)])
     assert np.median(shift) <= 1.0
+    from xasml.learn import spectral_metrics
+
+    assert spectral_metrics(ENERGY, y, pred).fraction_within >= 0.75
     assert np.all(pred >= 0)
 
 
@@ -125,3 +128,49 @@ def test_errors() -> None:
         StructureSpectrumRegressor(max_epochs=1).fit(structures, y - 1.0)
     with pytest.raises(InputError, match="Structure"):
         StructureSpectrumRegressor(max_epochs=1).fit([np.zeros(3)] * 4, y)
+
+
+# --- spectral metrics (Carbone et al. 2020) -----------------------------------------------
+
+
+def _three_peaks(shift: float = 0.0) -> np.ndarray:
+    return sum(h * np.exp(-0.5 * ((ENERGY - c - shift) / 0.6) ** 2)
+               for c, h in ((4.0, 1.0), (10.0, 0.6), (15.0, 0.8)))
+
+
+def test_peak_metric_known_answers() -> None:
+    from xasml.learn import spectral_metrics
+
+    y = np.stack([_three_peaks(), _three_peaks(0.5)])
+    same = spectral_metrics(ENERGY, y, y)
+    assert same.n_true_peaks == 6 and same.fraction_within == 1.0
+    assert same.mse == 0.0 and same.height_mae == 0.0
+    moved = spectral_metrics(ENERGY, y, np.stack([_three_peaks(2.0), _three_peaks(2.5)]))
+    assert moved.fraction_within == 0.0 and moved.n_matched == 0
+    near = spectral_metrics(ENERGY, y, np.stack([_three_peaks(0.75), _three_peaks(1.25)]))
+    assert near.fraction_within == 1.0  # within 1 eV counts
+    scaled = spectral_metrics(ENERGY, y, 0.5 * y)
+    assert scaled.fraction_within == 1.0
+    assert scaled.height_mae == pytest.approx(np.mean([0.5, 0.3, 0.4]), rel=0.02)
+    assert scaled.mse == pytest.approx(np.mean((0.5 * y) ** 2))
+
+
+def test_peak_matching_is_one_to_one_and_prominence_filters_ripples() -> None:
+    from xasml.learn.spectral_metrics import find_spectrum_peaks, match_peaks
+
+    assert match_peaks([5.0], [4.6, 5.3], tolerance=1.0) == [(0, 1)]
+    assert match_peaks([5.0, 5.5], [5.2], tolerance=1.0) == [(0, 0)]  # one partner only
+    assert match_peaks([5.0, 6.0], [5.9, 7.1], tolerance=1.0) == [(0, 0), (1, 1)]
+    ripple = _three_peaks() + 0.01 * np.sin(2 * np.pi * ENERGY / 0.75)
+    assert find_spectrum_peaks(ENERGY, ripple)[0].size == 3
+    assert find_spectrum_peaks(ENERGY, ripple, prominence=0.0)[0].size > 3
+
+
+def test_spectral_figures_build() -> None:
+    from xasml.learn.spectral_metrics import peak_parity_figure, spectra_figure
+
+    y = np.stack([_three_peaks(), _three_peaks(0.5)])
+    fig = spectra_figure(ENERGY, y, y * 0.9, std=0.05 * y)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
+    fig2 = peak_parity_figure(ENERGY, y, y)
+    assert "100.0 %" in fig2.axes[0].get_title()

@@ -11,7 +11,8 @@ directories: :func:`save_bundle`, :func:`load_bundle`. Trust: :class:`OODDetecto
 :func:`energy_window_importance`. Embedding and parameter read-out (Suzuki et al.):
 :class:`SpectrumEmbedding`, :class:`ParameterEstimator`, :func:`plot_embedding`.
 Structure → spectrum (Carbone et al. 2020): :class:`Structure`, :func:`build_graph`,
-:class:`StructureSpectrumRegressor` (message-passing network ensemble).
+:class:`StructureSpectrumRegressor` (message-passing network ensemble),
+:func:`spectral_metrics` (MSE, peaks within 1 eV, peak heights).
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -50,10 +51,20 @@ from .metrics import (
 from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
 from .plots import confusion_matrix_figure, parity_figure
+from .spectral_metrics import (
+    PeakMetrics,
+    peak_parity_figure,
+    spectra_figure,
+    spectral_metrics,
+)
 from .split import DataSplit, train_val_test_split
 from .tuning import GridSearchResult, grid_search, network_param_grid
 
 __all__ = [
+    "PeakMetrics",
+    "peak_parity_figure",
+    "spectra_figure",
+    "spectral_metrics",
     "Structure",
     "StructureSpectrumRegressor",
     "build_gnn",
