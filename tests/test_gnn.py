@@ -160,7 +160,8 @@ def test_peak_matching_is_one_to_one_and_prominence_filters_ripples() -> None:
 
     assert match_peaks([5.0], [4.6, 5.3], tolerance=1.0) == [(0, 1)]
     assert match_peaks([5.0, 5.5], [5.2], tolerance=1.0) == [(0, 0)]  # one partner only
-    assert match_peaks([5.0, 6.0], [5.9, 7.1], tolerance=1.0) == [(0, 0), (1, 1)]
+    # greedy nearest-first would pair 6.0-5.9 and leave 5.0 unmatched
+    assert match_peaks([5.0, 6.0], [5.9, 6.9], tolerance=1.0) == [(0, 0), (1, 1)]
     ripple = _three_peaks() + 0.01 * np.sin(2 * np.pi * ENERGY / 0.75)
     assert find_spectrum_peaks(ENERGY, ripple)[0].size == 3
     assert find_spectrum_peaks(ENERGY, ripple, prominence=0.0)[0].size > 3
