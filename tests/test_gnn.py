@@ -143,12 +143,14 @@ def test_peak_metric_known_answers() -> None:
 
     y = np.stack([_three_peaks(), _three_peaks(0.5)])
     same = spectral_metrics(ENERGY, y, y)
-    assert same.n_true_peaks == 6 and same.fraction_within == 1.0
+    assert same.n_true_peaks == 6 and same.fraction_within == 1.0 and same.precision == 1.0
     assert same.mse == 0.0 and same.height_mae == 0.0
     moved = spectral_metrics(ENERGY, y, np.stack([_three_peaks(2.0), _three_peaks(2.5)]))
     assert moved.fraction_within == 0.0 and moved.n_matched == 0
     near = spectral_metrics(ENERGY, y, np.stack([_three_peaks(0.75), _three_peaks(1.25)]))
     assert near.fraction_within == 1.0  # within 1 eV counts
+    wiggly = spectral_metrics(ENERGY, y[:1], _three_peaks()[None] + 0.3 * (np.arange(81) % 2))
+    assert wiggly.fraction_within == 1.0 and wiggly.precision < 0.2  # recall alone is gamed
     scaled = spectral_metrics(ENERGY, y, 0.5 * y)
     assert scaled.fraction_within == 1.0
     assert scaled.height_mae == pytest.approx(np.mean([0.5, 0.3, 0.4]), rel=0.02)

@@ -54,10 +54,16 @@ class PeakMetrics:
         Shape ``(n_spectra,)``.
     n_true_peaks
         Peaks found in the true spectra.
+    n_pred_peaks
+        Peaks found in the predicted spectra.
     n_matched
         True peaks with a paired predicted peak within ``tolerance``.
     fraction_within
-        ``n_matched / n_true_peaks`` (NaN when no true peak was found).
+        ``n_matched / n_true_peaks`` (NaN when no true peak was found): the
+        paper's "peaks within 1 eV".
+    precision
+        ``n_matched / n_pred_peaks``: guards against a wiggly prediction that
+        puts a peak near every true one (NaN when none was predicted).
     height_mae
         Mean absolute height difference of the matched peaks (NaN if none).
     tolerance, prominence
@@ -68,8 +74,10 @@ class PeakMetrics:
     median_mse: float
     per_spectrum_mse: np.ndarray
     n_true_peaks: int
+    n_pred_peaks: int
     n_matched: int
     fraction_within: float
+    precision: float
     height_mae: float
     tolerance: float
     prominence: float
@@ -173,13 +181,14 @@ def spectral_metrics(
         raise ParameterError(f"tolerance must be > 0 eV; found {tolerance!r}")
     e, t, p = _arrays(energy, y_true, y_pred)
     per = np.mean((t - p) ** 2, axis=1)
-    n_true = n_matched = 0
+    n_true = n_pred = n_matched = 0
     height_err: list[float] = []
     for yt, yp in zip(t, p, strict=True):
         tp, th = find_spectrum_peaks(e, yt, prominence=prominence)
         pp, ph = find_spectrum_peaks(e, yp, prominence=prominence)
         pairs = match_peaks(tp, pp, tolerance)
         n_true += tp.size
+        n_pred += pp.size
         n_matched += len(pairs)
         height_err += [abs(float(ph[j] - th[i])) for i, j in pairs]
     return PeakMetrics(
@@ -187,8 +196,10 @@ def spectral_metrics(
         median_mse=float(np.median(per)),
         per_spectrum_mse=per,
         n_true_peaks=n_true,
+        n_pred_peaks=n_pred,
         n_matched=n_matched,
         fraction_within=n_matched / n_true if n_true else float("nan"),
+        precision=n_matched / n_pred if n_pred else float("nan"),
         height_mae=float(np.mean(height_err)) if height_err else float("nan"),
         tolerance=float(tolerance),
         prominence=float(prominence),
