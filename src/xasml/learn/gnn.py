@@ -2,8 +2,9 @@
 
 :func:`build_gnn` builds the network: an embedding of the node features,
 ``n_interactions`` continuous-filter convolutions (SchNet-style; a
-``torch_geometric`` ``MessagePassing`` layer whose filter is an MLP of the
-edge radial basis), and a readout that concatenates the absorber node's
+``torch_geometric`` ``MessagePassing`` layer whose filter is a bias-free
+two-layer map of the edge radial basis, the first layer shared by all
+blocks), and a readout that concatenates the absorber node's
 state with the mean over all nodes and maps it through an MLP to the
 spectrum on a fixed energy grid, made non-negative with softplus.
 
