@@ -75,7 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "xasml")
     ap.add_argument("--tarball", type=Path, default=TARBALL)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--n-models", type=int, default=1)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--cutoff", type=float, default=3.5)
