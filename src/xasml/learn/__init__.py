@@ -12,6 +12,9 @@ directories: :func:`save_bundle`, :func:`load_bundle`. Trust: :class:`OODDetecto
 :class:`SpectrumEmbedding`, :class:`ParameterEstimator`, :func:`plot_embedding`;
 shift/resolution-matched read-out :class:`MatchedEstimator` and fit after
 embedding :func:`fit_spectrum` with :class:`SticksModel`.
+Structure → spectrum (Carbone et al. 2020): :class:`Structure`, :func:`build_graph`,
+:class:`StructureSpectrumRegressor` (message-passing network ensemble),
+:func:`spectral_metrics` (MSE, peaks within 1 eV, peak heights).
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -38,6 +41,8 @@ from .estimate import (
     estimate,
 )
 from .features import AppendFeature, append_feature
+from .gnn import StructureSpectrumRegressor, build_gnn
+from .graph import Structure, build_graph, build_graphs
 from .importance import WindowImportance, energy_window_importance, equal_width_windows
 from .match import MatchedEstimator, MatchedResult, interpolate_value
 from .metrics import (
@@ -50,6 +55,12 @@ from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
 from .plots import confusion_matrix_figure, parity_figure
 from .refine import FitResult, SticksModel, fit_spectrum
+from .spectral_metrics import (
+    PeakMetrics,
+    peak_parity_figure,
+    spectra_figure,
+    spectral_metrics,
+)
 from .split import DataSplit, train_val_test_split
 from .tuning import GridSearchResult, grid_search, network_param_grid
 
@@ -60,6 +71,15 @@ __all__ = [
     "SticksModel",
     "fit_spectrum",
     "interpolate_value",
+    "PeakMetrics",
+    "peak_parity_figure",
+    "spectra_figure",
+    "spectral_metrics",
+    "Structure",
+    "StructureSpectrumRegressor",
+    "build_gnn",
+    "build_graph",
+    "build_graphs",
     "EstimationResult",
     "Neighbour",
     "ParameterEstimator",

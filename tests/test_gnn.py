@@ -1,0 +1,179 @@
+"""Structure → spectrum network: invariances, overfitting a known map, the ensemble."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("torch_geometric")
+
+from scipy.spatial.transform import Rotation
+
+from xasml.errors import InputError, ParameterError
+from xasml.learn import Structure, StructureSpectrumRegressor
+
+ENERGY = np.linspace(0.0, 20.0, 81)  # eV, 0.25 eV steps
+
+
+def _peak(d: float) -> np.ndarray:
+    """Known map: one Gaussian peak whose position falls with the bond length (Natoli-like)."""
+    return np.exp(-0.5 * ((ENERGY - (10.0 - 12.0 * (d - 2.0))) / 1.0) ** 2)
+
+
+def _octahedra(n: int, seed: int) -> tuple[list[Structure], np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    unit = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
+    bonds = np.linspace(1.8, 2.2, n)
+    structures = []
+    for d in bonds:
+        xyz = np.vstack([[0, 0, 0], d * unit]) + rng.normal(0, 0.01, (7, 3))
+        structures.append(Structure(np.array([29] + [8] * 6), xyz))
+    return structures, np.array([_peak(d) for d in bonds]), bonds
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[StructureSpectrumRegressor, list[Structure], np.ndarray]:
+    structures, y, _ = _octahedra(12, seed=0)
+    model = StructureSpectrumRegressor(
+        cutoff=4.0, n_rbf=16, hidden_channels=32, n_interactions=2, n_models=2,
+        learning_rate=3e-3, batch_size=12, max_epochs=150, validation_fraction=0.0,
+        random_state=0, device="cpu", n_threads=1,
+    )
+    return model.fit(structures, y), structures, y
+
+
+def _random_cluster(seed: int) -> Structure:
+    rng = np.random.default_rng(seed)
+    xyz = rng.uniform(-3.0, 3.0, size=(10, 3))
+    return Structure(rng.choice([8, 29, 26, 1], size=10), xyz, absorber=3)
+
+
+def test_rotation_translation_permutation_invariance(fitted) -> None:
+    model = fitted[0]
+    s = _random_cluster(5)
+    rot = Rotation.random(random_state=3).as_matrix()
+    moved = Structure(s.numbers, s.positions @ rot.T + np.array([3.1, -7.0, 0.4]), s.absorber)
+    perm = np.random.default_rng(7).permutation(10)  # absorber moves too: index follows it
+    permuted = Structure(s.numbers[perm], s.positions[perm],
+                         int(np.flatnonzero(perm == s.absorber)[0]))
+    mirrored = Structure(s.numbers, -s.positions, s.absorber)
+    members = model.predict_members([s, moved, permuted, mirrored])  # (model, structure, E)
+    ref, moved_p, perm_p, mirr_p = members.transpose(1, 0, 2)
+    assert np.abs(ref).max() > 0
+    np.testing.assert_allclose(moved_p, ref, atol=1e-5)
+    np.testing.assert_allclose(perm_p, ref, atol=1e-5)
+    np.testing.assert_allclose(mirr_p, ref, atol=1e-5)
+    # a different absorber in the same cluster is a different site
+    other = Structure(s.numbers, s.positions, 0)
+    assert np.abs(model.predict([other]) - model.predict([s])).max() > 1e-4
+
+
+def test_overfits_peak_position_as_function_of_bond_length(fitted) -> None:
+    model, structures, y = fitted
+    pred = model.predict(structures)
+    assert model.energy_.shape == (y.shape[1],)
+    mse = np.mean((pred - y) ** 2)
+    assert mse < 0.1 * np.var(y)  # far better than predicting the mean spectrum
+    shift = np.abs(ENERGY[pred.argmax(axis=1)] - ENERGY[y.argmax(axis=1)])
+    assert np.median(shift) <= 1.0
+    from xasml.learn import spectral_metrics
+
+    assert spectral_metrics(ENERGY, y, pred).fraction_within >= 0.75
+    assert np.all(pred >= 0)
+
+
+def test_ensemble_mean_and_std(fitted) -> None:
+    model, structures, _ = fitted
+    members = model.predict_members(structures)
+    assert members.shape == (2, len(structures), ENERGY.size)
+    mean, std = model.predict(structures, return_std=True)
+    np.testing.assert_allclose(mean, members.mean(axis=0))
+    np.testing.assert_allclose(std, members.std(axis=0))
+    assert np.all(std.mean(axis=1) > 0)
+
+
+def test_predict_spectra_returns_stacks(fitted) -> None:
+    import xarray as xr
+
+    _, structures, y = fitted
+    yy = xr.DataArray(y, dims=("sample", "energy"), coords={"energy": ENERGY},
+                      attrs={"element": "Cu", "edge": "K"})
+    small = StructureSpectrumRegressor(max_epochs=1, hidden_channels=8, n_rbf=4,
+                                       n_interactions=1, random_state=0, device="cpu")
+    small.fit(structures, yy)
+    np.testing.assert_array_equal(small.energy_, ENERGY)
+    mean, std = small.predict_spectra(structures[:3], labels=["a", "b", "c"])
+    assert mean.dims == ("sample", "energy") and mean.attrs["element"] == "Cu"
+    assert list(mean.coords["label"].values) == ["a", "b", "c"]
+    assert float(std.max()) == 0.0  # one member: no spread
+
+
+def test_same_seed_same_fit() -> None:
+    structures, y, _ = _octahedra(4, seed=1)
+    kw = dict(hidden_channels=8, n_rbf=4, n_interactions=1, max_epochs=3, random_state=3,
+              device="cpu")
+    a = StructureSpectrumRegressor(**kw).fit(structures, y).predict(structures)
+    b = StructureSpectrumRegressor(**kw).fit(structures, y).predict(structures)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_errors() -> None:
+    structures, y, _ = _octahedra(4, seed=1)
+    with pytest.raises(ParameterError, match="n_models"):
+        StructureSpectrumRegressor(n_models=0).fit(structures, y)
+    with pytest.raises(InputError, match="shape"):
+        StructureSpectrumRegressor(max_epochs=1).fit(structures, y[:3])
+    with pytest.raises(InputError, match="negative"):
+        StructureSpectrumRegressor(max_epochs=1).fit(structures, y - 1.0)
+    with pytest.raises(InputError, match="Structure"):
+        StructureSpectrumRegressor(max_epochs=1).fit([np.zeros(3)] * 4, y)
+
+
+# --- spectral metrics (Carbone et al. 2020) -----------------------------------------------
+
+
+def _three_peaks(shift: float = 0.0) -> np.ndarray:
+    return sum(h * np.exp(-0.5 * ((ENERGY - c - shift) / 0.6) ** 2)
+               for c, h in ((4.0, 1.0), (10.0, 0.6), (15.0, 0.8)))
+
+
+def test_peak_metric_known_answers() -> None:
+    from xasml.learn import spectral_metrics
+
+    y = np.stack([_three_peaks(), _three_peaks(0.5)])
+    same = spectral_metrics(ENERGY, y, y)
+    assert same.n_true_peaks == 6 and same.fraction_within == 1.0 and same.precision == 1.0
+    assert same.mse == 0.0 and same.height_mae == 0.0
+    moved = spectral_metrics(ENERGY, y, np.stack([_three_peaks(2.0), _three_peaks(2.5)]))
+    assert moved.fraction_within == 0.0 and moved.n_matched == 0
+    near = spectral_metrics(ENERGY, y, np.stack([_three_peaks(0.75), _three_peaks(1.25)]))
+    assert near.fraction_within == 1.0  # within 1 eV counts
+    wiggly = spectral_metrics(ENERGY, y[:1], _three_peaks()[None] + 0.3 * (np.arange(81) % 2))
+    assert wiggly.fraction_within == 1.0 and wiggly.precision < 0.2  # recall alone is gamed
+    scaled = spectral_metrics(ENERGY, y, 0.5 * y)
+    assert scaled.fraction_within == 1.0
+    assert scaled.height_mae == pytest.approx(np.mean([0.5, 0.3, 0.4]), rel=0.02)
+    assert scaled.mse == pytest.approx(np.mean((0.5 * y) ** 2))
+
+
+def test_peak_matching_is_one_to_one_and_prominence_filters_ripples() -> None:
+    from xasml.learn.spectral_metrics import find_spectrum_peaks, match_peaks
+
+    assert match_peaks([5.0], [4.6, 5.3], tolerance=1.0) == [(0, 1)]
+    assert match_peaks([5.0, 5.5], [5.2], tolerance=1.0) == [(0, 0)]  # one partner only
+    # greedy nearest-first would pair 6.0-5.9 and leave 5.0 unmatched
+    assert match_peaks([5.0, 6.0], [5.9, 6.9], tolerance=1.0) == [(0, 0), (1, 1)]
+    ripple = _three_peaks() + 0.01 * np.sin(2 * np.pi * ENERGY / 0.75)
+    assert find_spectrum_peaks(ENERGY, ripple)[0].size == 3
+    assert find_spectrum_peaks(ENERGY, ripple, prominence=0.0)[0].size > 3
+
+
+def test_spectral_figures_build() -> None:
+    from xasml.learn.spectral_metrics import peak_parity_figure, spectra_figure
+
+    y = np.stack([_three_peaks(), _three_peaks(0.5)])
+    fig = spectra_figure(ENERGY, y, y * 0.9, std=0.05 * y)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
+    fig2 = peak_parity_figure(ENERGY, y, y)
+    assert "100.0 %" in fig2.axes[0].get_title()
