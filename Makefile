@@ -3,40 +3,42 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-EXTRAS ?= test,io,multiplet,learn,distributed
-STAMP  := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
+comma  := ,
+# Extras installed for each job (see pyproject.toml); the stamp file records them.
+TEST_EXTRAS ?= test,io,multiplet,learn,distributed,feff,molecules
+DEMO_EXTRAS ?= io,multiplet,learn,distributed
+TEST_STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(TEST_EXTRAS))
+DEMO_STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(DEMO_EXTRAS))
 
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test lint typecheck pytest bench clean venv
+.PHONY: demo test lint typecheck pytest bench clean
 
-venv: $(STAMP)
-
-$(STAMP): pyproject.toml
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned, so nothing can resolve a CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[$(EXTRAS)]"
+	$(PIP) install -q -e ".[$(subst -,$(comma),$*)]"
 	touch $@
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/xasml demo --out demo-output
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests $(wildcard benchmarks)
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks) $(wildcard scripts)
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(VENV)/bin/mypy src/xasml
 
-pytest: $(STAMP)
+pytest: $(TEST_STAMP)
 	$(VENV)/bin/pytest -n 2 --dist loadfile -q
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) -m benchmarks
 
 clean:
