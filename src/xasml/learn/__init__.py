@@ -1,5 +1,9 @@
 """xasml.learn: supervised models on spectra, splits, tuning, metrics and bundles.
 
+One call from labelled spectra to a calibrated bundle: :func:`train` (returns a
+:class:`TrainingReport`; optional :class:`Augmentation`), read back by
+:func:`xasml.apply.predict` and :func:`xasml.apply.apply_bundle`.
+
 Networks (PyTorch, imported lazily): :class:`SpectrumMLPRegressor`,
 :class:`SpectrumMLPClassifier`, :class:`SpectrumCNNRegressor`,
 :class:`SpectrumCNNClassifier`. Baselines: :func:`make_baseline`. Splits and
@@ -48,8 +52,13 @@ from .ood import OODDetector
 from .plots import confusion_matrix_figure, parity_figure
 from .split import DataSplit, train_val_test_split
 from .tuning import GridSearchResult, grid_search, network_param_grid
+from .workflow import Augmentation, TargetReport, TrainingReport, train
 
 __all__ = [
+    "Augmentation",
+    "TargetReport",
+    "TrainingReport",
+    "train",
     "EstimationResult",
     "Neighbour",
     "ParameterEstimator",
