@@ -7,41 +7,33 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from xasml.learn import ConformalRegressor, OODDetector, make_baseline, save_bundle
+from xasml.datamodel import stack
+from xasml.learn import train
 
 COUNTS = 1e4
 BACKGROUND, MAX_OD = 0.5, 1.2
 
 
-def simulated_training(ref: xr.DataArray, seed: int = 1, reps: int = 20):
+def simulated_training(ref: xr.DataArray, seed: int = 1, reps: int = 20) -> xr.DataArray:
     """Training spectra through the same instrument model as the phantom: OD of
-    random thickness, Poisson noise on the transmitted counts, L1-normalised."""
+    random thickness with Poisson noise on the transmitted counts, as a labelled
+    ``(sample, energy)`` stack (the bundle L1-normalises each spectrum)."""
     rng = np.random.default_rng(seed)
     x0 = ref.values - ref.values.min(axis=1, keepdims=True)
     x0 = BACKGROUND + MAX_OD * x0 / x0.max()
     thick = rng.uniform(0.4, 1.6, size=(x0.shape[0] * reps, 1))
     od = -np.log(rng.poisson(COUNTS * np.exp(-np.repeat(x0, reps, axis=0) * thick)) / COUNTS)
-    X = od / np.abs(od).sum(axis=1, keepdims=True)
-    y = np.repeat(np.column_stack([ref["charge"].values, ref["tendq"].values]), reps, axis=0)
-    return X, y.astype(float)
+    labels = {"charge": np.repeat(ref["charge"].values, reps),
+              "tendq": np.repeat(ref["tendq"].values, reps)}
+    return stack(ref["energy"].values, od, labels=labels, element="Mn", edge="L2,3",
+                 technique="XAS")
 
 
-def fit_trusted(ref: xr.DataArray):
-    """kNN regressor of (charge, 10Dq) + OOD detector + conformal calibrator."""
-    X, y = simulated_training(ref)
-    order = np.random.default_rng(2).permutation(len(X))
-    tr, cal = order[: int(0.7 * len(X))], order[int(0.7 * len(X)):]
-    model = make_baseline("knn").fit(X[tr], y[tr])
-    ood = OODDetector(quantile=0.99).fit(X[tr], X_calib=X[cal])
-    conf = ConformalRegressor(model).calibrate(X[cal], y[cal])
-    return model, ood, conf
-
-
-def write_bundle(ref: xr.DataArray, path: Path) -> Path:
-    model, ood, conf = fit_trusted(ref)
-    return save_bundle(model, path, energy=ref["energy"], targets=["charge", ("tendq", "eV")],
-                       extras={"ood": ood, "conformal": conf, "pixel_normalization": "l1",
-                               "confidence": 0.9})
+def write_bundle(ref: xr.DataArray, path: Path, model: str = "knn") -> Path:
+    """A workflow bundle (charge class, 10Dq value, OOD, conformal) trained by xasml.learn.train."""
+    out, _ = train(simulated_training(ref), targets=["charge", "tendq"], out=path, model=model,
+                   normalization="l1", ood_quantile=0.99, random_state=0)
+    return out
 
 
 def write_nxstxm(counts: xr.DataArray, path: Path) -> Path:

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 from scipy import ndimage
 
-from _maps_synth import BACKGROUND, COUNTS, MAX_OD, fit_trusted
+from _maps_synth import BACKGROUND, COUNTS, MAX_OD, write_bundle
 from _synthetic_mn import training_stack
 from xasml.apply import (
+    Predictor,
     align_frames,
-    apply_to_map,
+    apply_bundle,
     load_map_result,
+    load_predictor,
     optical_density,
     phantom_stack,
     prepare_stack,
     save_map_result,
     signal_mask,
 )
+from xasml.datamodel import stack
 from xasml.errors import ParameterError, SpectrumError
-from xasml.learn import ConformalRegressor, OODDetector
-
-
-@dataclass
-class Fitted:
-    model: Any
-    ood: OODDetector
-    conformal: ConformalRegressor
-    energy: np.ndarray
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +33,13 @@ def reference() -> xr.DataArray:
 
 
 @pytest.fixture(scope="module")
-def fitted(reference: xr.DataArray) -> Fitted:
-    model, ood, conf = fit_trusted(reference)
-    return Fitted(model, ood, conf, reference["energy"].values)
+def bundle_dir(reference: xr.DataArray, tmp_path_factory) -> Path:
+    return write_bundle(reference, tmp_path_factory.mktemp("b") / "bundle")
+
+
+@pytest.fixture(scope="module")
+def predictor(bundle_dir: Path) -> Predictor:
+    return load_predictor(bundle_dir)
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +54,8 @@ def prepared(phantom):
 
 
 @pytest.fixture(scope="module")
-def result(prepared, fitted: Fitted) -> xr.Dataset:
-    return apply_to_map(fitted.model, prepared.od, energy=fitted.energy,
-                        targets=["charge", "tendq"], ood=fitted.ood, conformal=fitted.conformal,
-                        mask=prepared.mask.mask, normalization="l1")
+def result(prepared, predictor: Predictor) -> xr.Dataset:
+    return apply_bundle(predictor, prepared.od, mask=prepared.mask.mask)
 
 
 def test_phantom_truth_matches_regions(phantom, reference):
@@ -112,25 +107,39 @@ def test_maps_recover_known_parameters(result, phantom, prepared):
         assert inner.sum() > 200
         # Away from domain edges (mixed pixels) the charge is read right almost always;
         # kNN over a 0.1-step 10Dq grid gives 10Dq within a grid step on average.
-        acc = np.mean(np.round(result["charge"].values[inner]) == charge)
+        acc = np.mean(result["charge"].values[inner] == charge)
         assert acc >= 0.95, (r, acc)
         mae = np.mean(np.abs(result["tendq"].values[inner] - phantom.truth["tendq"].values[inner]))
         assert mae < 0.15, (r, mae)
     assert np.isnan(result["charge"].values[~used]).all()
 
 
-def test_intervals_bracket_predictions_and_cover_truth(result, phantom, fitted, prepared):
+def test_map_pixels_equal_predict_on_the_same_spectra(result, prepared, predictor):
+    # One code path: the map of a pixel is what Predictor.predict says for its spectrum.
+    used = result["mask"].values
+    X = prepared.od.values[used][:50]
+    df = predictor.predict(stack(prepared.od["energy"].values, X, element="Mn", edge="L2,3"),
+                           n_neighbors=0)
+    for name in ("charge", "charge_set_size", "charge_p_3", "tendq", "tendq_lo", "tendq_hi",
+                 "ood_score"):
+        np.testing.assert_allclose(result[name].values[used][:50], df[name].to_numpy(float),
+                                   atol=1e-9, err_msg=name)
+    np.testing.assert_array_equal(result["ood"].values[used][:50] > 0.5, df["ood"].to_numpy())
+    assert result.attrs["charge_classes"] == "2,3,4"
+
+
+def test_intervals_bracket_predictions_and_cover_truth(result, phantom):
     used = result["mask"].values
     lo, hi = result["tendq_lo"].values[used], result["tendq_hi"].values[used]
     assert (lo <= result["tendq"].values[used]).all() and (hi >= lo).all()
-    # Same intervals as ConformalRegressor.predict_interval on those pixels.
-    X = prepared.od.values[used][:50]
-    X = X / np.abs(X).sum(axis=1, keepdims=True)
-    iv = fitted.conformal.predict_interval(X, 0.9)
-    np.testing.assert_allclose(iv[:, 1, 0], lo[:50], atol=1e-9)
-    np.testing.assert_allclose(iv[:, 1, 1], hi[:50], atol=1e-9)
+    p = np.stack([result[f"charge_p_{c}"].values[used] for c in (2, 3, 4)])
+    np.testing.assert_allclose(p.sum(axis=0), 1.0, atol=1e-9)
     region = phantom.truth["region"].values
     inner = ndimage.binary_erosion((region >= 0) & (region < 3), iterations=2) & used
+    # Inside the domains the charge is unambiguous: one class in the 90 % set (empty sets
+    # are legitimate split-conformal answers where no class is plausible, e.g. foreign).
+    size = result["charge_set_size"].values
+    assert np.nanmax(size) <= 3 and np.mean(size[inner] == 1) > 0.9
     t = phantom.truth["tendq"].values[inner]
     lo, hi = result["tendq_lo"].values[inner], result["tendq_hi"].values[inner]
     cover = np.mean((t >= lo) & (t <= hi))
@@ -151,14 +160,12 @@ def test_foreign_region_is_flagged_and_in_distribution_is_not(result, phantom):
     assert np.mean(flags[all_in]) < 0.1
 
 
-def test_dask_chunks_give_the_same_maps(prepared, fitted, result):
+def test_dask_chunks_give_the_same_maps(prepared, predictor, result):
     pytest.importorskip("dask")
     lazy = prepared.od.chunk({"y": 16})
-    ds = apply_to_map(fitted.model, lazy, energy=fitted.energy, targets=["charge", "tendq"],
-                      ood=fitted.ood, conformal=fitted.conformal, mask=prepared.mask.mask,
-                      normalization="l1", chunk_size=500)
+    ds = apply_bundle(predictor, lazy, mask=prepared.mask.mask, chunk_size=500)
     assert ds["charge"].chunks is not None
-    for name in ("charge", "tendq_hi", "ood_score", "mask"):
+    for name in ("charge", "charge_set_size", "tendq_hi", "ood_score", "mask"):
         np.testing.assert_array_equal(ds[name].values, result[name].values)
 
 
@@ -170,27 +177,38 @@ def test_result_round_trip(result, tmp_path, suffix):
     assert back["mask"].dtype == bool
 
 
-def test_model_grid_not_covered_is_refused(prepared, fitted):
+def test_model_grid_not_covered_is_refused(prepared, predictor):
     cut = prepared.od.isel(energy=slice(0, 150))
     with pytest.raises(SpectrumError, match="energy coverage"):
-        apply_to_map(fitted.model, cut, energy=fitted.energy, targets=["charge", "tendq"])
+        apply_bundle(predictor, cut)
 
 
-def test_sparse_energies_are_refused(prepared, fitted):
+def test_sparse_energies_are_refused(prepared, predictor):
     sparse = prepared.od.isel(energy=slice(None, None, 25))  # 11 of 251 energies
-    e = fitted.energy
+    e = predictor.energy
     assert sparse["energy"].values[[0, -1]].tolist() == [e[0], e[-1]]
     with pytest.raises(SpectrumError, match="too sparse"):
-        apply_to_map(fitted.model, sparse, energy=e, targets=["charge", "tendq"])
+        apply_bundle(predictor, sparse)
 
 
-def test_resampled_stack_matches_on_grid_prediction(prepared, fitted, result):
+def test_other_element_is_refused(prepared, predictor):
+    with pytest.raises(SpectrumError, match="element 'Fe'"):
+        apply_bundle(predictor, prepared.od.assign_attrs(element="Fe"))
+
+
+def test_bare_predictions_without_trust(prepared, predictor, result):
+    ds = apply_bundle(predictor, prepared.od, mask=prepared.mask.mask, trust=False)
+    assert set(ds.data_vars) == {"charge", "charge_p_2", "charge_p_3", "charge_p_4", "tendq",
+                                 "mask"}
+    np.testing.assert_array_equal(ds["tendq"].values, result["tendq"].values)
+
+
+def test_resampled_stack_matches_on_grid_prediction(prepared, predictor, result):
     # A stack on a finer grid covering the model range gives nearly the same maps.
-    e = fitted.energy
+    e = predictor.energy
     fine = np.linspace(e[0], e[-1], 2 * e.size - 1)
     od_fine = prepared.od.interp(energy=fine)
-    ds = apply_to_map(fitted.model, od_fine, energy=e, targets=["charge", "tendq"],
-                      mask=prepared.mask.mask, normalization="l1")
+    ds = apply_bundle(predictor, od_fine, mask=prepared.mask.mask, trust=False)
     used = result["mask"].values
     agree = np.mean(ds["charge"].values[used] == result["charge"].values[used])
     assert agree > 0.99

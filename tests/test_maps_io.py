@@ -15,11 +15,12 @@ from xasml.apply import (
     prepare_stack,
 )
 from xasml.apply.map_figures import map_figure
+from xasml.apply.predict import load_predictor
 from xasml.apply.unsupervised import cluster_map, embed_map, pca_map
 from xasml.apply.watch import process_file
 from xasml.errors import FormatError, SpectrumError
 from xasml.io import read
-from xasml.learn import SpectrumEmbedding, load_bundle
+from xasml.learn import SpectrumEmbedding
 
 NXSTXM = "formats/nxstxm/Sample_Stack_2021-03-16_128.hdf5"
 ALS = "formats/als-stxm/stxm-scan.hdr"
@@ -27,7 +28,8 @@ ALS = "formats/als-stxm/stxm-scan.hdr"
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    return load_bundle(write_bundle(training_stack(), tmp_path_factory.mktemp("b") / "bundle"))
+    return load_predictor(write_bundle(training_stack(),
+                                       tmp_path_factory.mktemp("b") / "bundle"))
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +80,12 @@ def test_truncated_nxstxm_is_a_format_error(shared_data, tmp_path, bundle):
         process_file(bad, bundle, tmp_path)
 
 
-def test_bundle_extras_give_trust_maps(bundle, phantom):
+def test_bundle_gives_trust_maps(bundle, phantom):
     prep = prepare_stack(phantom.counts, i0_region=phantom.i0_region)
-    ds = apply_bundle(bundle, prep.od, mask=prep.mask.mask)
+    ds = apply_bundle(bundle.path, prep.od, mask=prep.mask.mask)  # from the directory
     assert ds.attrs["confidence"] == 0.9 and ds.attrs["normalization"] == "l1"
-    assert {"charge", "tendq", "tendq_lo", "tendq_hi", "ood", "ood_score"} <= set(ds.data_vars)
+    assert {"charge", "charge_set_size", "tendq", "tendq_lo", "tendq_hi", "ood",
+            "ood_score"} <= set(ds.data_vars)
     used = ds["mask"].values
     assert np.mean(ds["ood"].values[phantom.foreign & used]) > 0.9
 
@@ -114,6 +117,8 @@ def test_map_figure_has_one_panel_per_parameter(bundle, phantom, tmp_path):
     ds = apply_bundle(bundle, prep.od, mask=prep.mask.mask)
     fig = map_figure(ds, tmp_path / "maps.png")
     titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titled[:2] == [f"charge (grey: OOD, {int(ds['ood'].sum())} px)",
-                          f"tendq (grey: OOD, {int(ds['ood'].sum())} px)"]
-    assert "ood_score" in titled and (tmp_path / "maps.png").stat().st_size > 10_000
+    n = int(ds["ood"].sum())
+    # One panel per target, the class-set size and the interval width; no per-class maps.
+    panels = [f"{v} (grey: OOD, {n} px)" for v in ("charge", "charge_set_size", "tendq")]
+    assert titled == [*panels, "ood_score", f"tendq_width (grey: OOD, {n} px)"]
+    assert (tmp_path / "maps.png").stat().st_size > 10_000

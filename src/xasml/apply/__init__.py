@@ -5,8 +5,9 @@ Spectra: :func:`predict` (or a :class:`Predictor` loaded once with
 out-of-distribution flags and the nearest training spectra.
 
 Stacks (:mod:`~xasml.apply.stack`): :func:`optical_density`, :func:`i0_from_region`,
-:func:`align_frames`, :func:`signal_mask`, :func:`prepare_stack`. Pixel models
-(:mod:`~xasml.apply.maps`): :func:`apply_to_map`, :func:`apply_bundle`,
+:func:`align_frames`, :func:`signal_mask`, :func:`prepare_stack`. Pixel maps
+(:mod:`~xasml.apply.maps`): :func:`apply_bundle` runs a workflow bundle from
+:func:`xasml.learn.train` on every pixel through the same :class:`Predictor`;
 :func:`save_map_result`, :func:`load_map_result`. Unsupervised views
 (:mod:`~xasml.apply.unsupervised`): :func:`pca_map`, :func:`cluster_map`,
 :func:`embed_map`. Test stacks: :func:`phantom_stack`. Figures: :func:`map_figure`.
@@ -14,17 +15,9 @@ On-the-fly processing: :func:`watch`, :func:`process_file`.
 """
 
 from .map_figures import map_figure
-from .maps import (
-    EXTRAS_KEYS,
-    Trust,
-    apply_bundle,
-    apply_to_map,
-    load_map_result,
-    save_map_result,
-    trust_from_bundle,
-)
+from .maps import apply_bundle, load_map_result, save_map_result
 from .phantom import Phantom, phantom_stack, reference_spectra
-from .predict import Predictor, TargetModel, load_predictor, predict
+from .predict import BatchPrediction, Predictor, TargetModel, load_predictor, predict
 from .stack import (
     AlignmentResult,
     MaskReport,
@@ -39,6 +32,7 @@ from .unsupervised import ClusterResult, PCAResult, cluster_map, embed_map, pca_
 from .watch import WatchReport, process_file, watch
 
 __all__ = [
+    "BatchPrediction",
     "Predictor",
     "TargetModel",
     "load_predictor",
@@ -52,15 +46,12 @@ __all__ = [
     "pca_map",
     "process_file",
     "watch",
-    "EXTRAS_KEYS",
     "AlignmentResult",
     "MaskReport",
     "Phantom",
     "PreparedStack",
-    "Trust",
     "align_frames",
     "apply_bundle",
-    "apply_to_map",
     "i0_from_region",
     "load_map_result",
     "optical_density",
@@ -69,5 +60,4 @@ __all__ = [
     "reference_spectra",
     "save_map_result",
     "signal_mask",
-    "trust_from_bundle",
 ]

@@ -17,17 +17,18 @@ _TRUST_SUFFIXES = ("_lo", "_hi")
 
 def map_panels(ds: xr.Dataset) -> list[str]:
     """Variables shown by :func:`map_figure`: targets, class/set maps, then ``ood_score``."""
+    targets = [t for t in str(ds.attrs.get("targets", "")).split(",") if t]
+    probas = tuple(f"{t}_p_" for t in targets)
     names = [str(n) for n in ds.data_vars
              if ds[n].dims == ("y", "x") and n not in ("mask", "ood")
-             and not str(n).endswith(_TRUST_SUFFIXES) and not str(n).startswith("proba_")]
+             and not str(n).endswith(_TRUST_SUFFIXES) and not str(n).startswith(probas)]
     # Interval width is more telling than lo/hi separately.
-    targets = [t for t in str(ds.attrs.get("targets", "")).split(",") if t]
     widths = [f"{t}_width" for t in targets if f"{t}_lo" in ds]
     return names + widths
 
 
 def map_figure(ds: xr.Dataset, path: str | Path | None = None, *, dpi: int = 120) -> Any:
-    """Draw a map result (from :func:`~xasml.apply.apply_to_map`) as one panel per parameter.
+    """Draw a map result (from :func:`~xasml.apply.apply_bundle`) as one panel per parameter.
 
     Each panel has its own colour bar; masked pixels are white, pixels flagged out of
     distribution are overlaid in grey with hatching, so a reader never takes a

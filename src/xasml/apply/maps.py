@@ -1,96 +1,37 @@
-"""Apply a spectrum model to every pixel of a map, with per-pixel trust.
+"""Apply a trained workflow bundle to every pixel of a map, with per-pixel trust.
 
 The map ``(y, x, energy)`` is reshaped to ``(n_pixels, energy)``, resampled onto
-the model's grid, and predicted in chunks of ``chunk_size`` pixels, so memory is
-bounded by the chunk, not by the map. A dask-backed map (chunks along ``y``) is
-processed lazily with :func:`dask.array.map_blocks`; nothing is computed until
-the result is saved or ``.compute()``-d. Each pixel gets:
+the bundle's grid (vectorised linear interpolation, set up once per stack),
+normalised as in training, and passed in chunks of ``chunk_size`` pixels to
+:meth:`xasml.apply.Predictor.predict_batch` — the same code that serves
+:func:`xasml.apply.predict` — so memory is bounded by the chunk, not by the map.
+A dask-backed map (chunks along ``y``) is processed lazily with
+:func:`dask.array.map_blocks`; nothing is computed until the result is saved or
+``.compute()``-d. Each pixel gets, per target ``t`` of the bundle:
 
-* the prediction per target (class label and probabilities for classifiers),
-* a split-conformal interval ``lo``/``hi`` (regression) or the prediction-set
-  size (classification) when a calibrator is given (:mod:`xasml.learn.conformal`),
-* an out-of-distribution score and flag when a detector is given
-  (:class:`xasml.learn.OODDetector`),
-* ``mask``: whether the pixel was predicted at all (finite spectrum, inside the
-  user's mask). Masked pixels hold NaN in every map.
+* ``t``: the value, or the most probable class (the label itself for numeric
+  classes, its index into the ``<t>_classes`` attr otherwise);
+* regression: the split-conformal interval ``t_lo``/``t_hi``; classification:
+  ``t_p_<class>`` probabilities and ``t_set_size`` (size of the conformal set);
 
-Bundles carry the trust state in their manifest ``extras`` under the keys in
-:data:`EXTRAS_KEYS` (see :func:`trust_from_bundle`).
+and ``ood_score``/``ood`` (1.0 flagged / 0.0 passed) from the bundle's detector,
+and ``mask``: whether the pixel was predicted at all (finite spectrum, inside the
+user's mask). Masked pixels hold NaN in every map.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from ..datamodel import ENERGY, as_map
-from ..errors import ModelError, ParameterError, SpectrumError
+from ..errors import ParameterError, SpectrumError
+from .predict import Predictor
 
-__all__ = [
-    "EXTRAS_KEYS",
-    "PixelNormalization",
-    "Trust",
-    "apply_bundle",
-    "apply_to_map",
-    "save_map_result",
-    "trust_from_bundle",
-]
-
-PixelNormalization = Literal["none", "l1", "max"]
-
-#: Bundle manifest ``extras`` keys read by :func:`trust_from_bundle`:
-#: ``ood`` — :meth:`OODDetector.to_dict` state; ``conformal`` —
-#: :meth:`ConformalRegressor.to_dict` / :meth:`ConformalClassifier.to_dict` state;
-#: ``confidence`` — default interval confidence (float in (0, 1));
-#: ``pixel_normalization`` — ``"none"``, ``"l1"`` or ``"max"``, applied to each
-#: pixel spectrum before model and detector (thickness varies across a map).
-EXTRAS_KEYS = {
-    "ood": "ood",
-    "conformal": "conformal",
-    "confidence": "confidence",
-    "pixel_normalization": "pixel_normalization",
-}
-
-
-@dataclass(frozen=True)
-class Trust:
-    """The trust companions of a model, as found in a bundle."""
-
-    ood: Any = None
-    conformal: Any = None
-    confidence: float = 0.9
-    normalization: PixelNormalization = "none"
-
-
-def trust_from_bundle(bundle: Any) -> Trust:
-    """Rebuild the OOD detector and conformal calibrator stored in a bundle's ``extras``."""
-    from ..learn import ConformalClassifier, ConformalRegressor, OODDetector
-
-    extras = dict(getattr(bundle.manifest, "extras", {}) or {})
-    ood = conformal = None
-    try:
-        if extras.get(EXTRAS_KEYS["ood"]):
-            ood = OODDetector.from_dict(extras[EXTRAS_KEYS["ood"]])
-        state = extras.get(EXTRAS_KEYS["conformal"])
-        if state:
-            cls = ConformalClassifier if state.get("kind") == "ConformalClassifier" \
-                else ConformalRegressor
-            conformal = cls.from_dict(state, bundle.model)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(
-            f"{bundle.path}: malformed trust state in manifest extras: {exc}") from None
-    norm = extras.get(EXTRAS_KEYS["pixel_normalization"], "none") or "none"
-    if norm not in ("none", "l1", "max"):
-        raise ModelError(f"{bundle.path}: extras pixel_normalization must be 'none', 'l1' "
-                         f"or 'max'; found {norm!r}")
-    return Trust(ood=ood, conformal=conformal,
-                 confidence=float(extras.get(EXTRAS_KEYS["confidence"], 0.9)),
-                 normalization=cast(PixelNormalization, norm))
+__all__ = ["apply_bundle", "load_map_result", "save_map_result"]
 
 
 def _resampler(src: np.ndarray, dst: np.ndarray, max_step_ratio: float) -> Any:
@@ -122,99 +63,57 @@ def _resampler(src: np.ndarray, dst: np.ndarray, max_step_ratio: float) -> Any:
 
 
 class _Engine:
-    """Everything needed to turn a block of pixel spectra into output columns."""
+    """Turns blocks of pixel spectra into output columns through one Predictor."""
 
-    def __init__(self, model: Any, energy: np.ndarray, stack_energy: np.ndarray,
-                 targets: Sequence[str], ood: Any, conformal: Any, confidence: float,
-                 normalization: str, chunk_size: int, max_step_ratio: float) -> None:
-        self.model, self.ood, self.chunk = model, ood, int(chunk_size)
-        self.energy = energy
-        self.resample = _resampler(stack_energy, energy, max_step_ratio)
-        if normalization not in ("none", "l1", "max"):
-            raise ParameterError(
-                f"normalization must be 'none', 'l1' or 'max'; found {normalization!r}")
-        self.normalization = normalization
-        classes = getattr(model, "classes_", None)
-        self.classes = None if classes is None else np.asarray(classes)
-        self.targets = list(targets) or (["class"] if self.classes is not None else ["value"])
-        for obj, name in ((ood, "OOD detector"), (conformal, "conformal calibrator")):
-            n = getattr(obj, "n_features_in_", None)
-            if obj is not None and n is not None and n != energy.size:
-                raise ModelError(
-                    f"the {name} expects {n} energy points but the model grid has {energy.size}")
-        self.halfwidth: np.ndarray | None = None
-        self.cc: Any = None
-        if conformal is not None:
-            self._calibrate(conformal, confidence)
-        self.names = self._names(conformal is not None)
-
-    def _calibrate(self, conformal: Any, confidence: float) -> None:
-        from ..learn._trust_checks import check_confidence
-
-        if self.classes is None:
-            from crepes import ConformalRegressor as _CR
-
-            res = np.asarray(conformal.residuals_, dtype=float)
-            c = check_confidence(confidence, res.shape[0])
-            # Split-conformal intervals are y_hat ± q; q from crepes with y_hat = 0.
-            self.halfwidth = np.array([
-                _CR().fit(residuals=res[:, j]).predict_int(y_hat=np.zeros(1), confidence=c)[0, 1]
-                for j in range(res.shape[1])])
-        else:
-            from crepes import ConformalClassifier as _CC
-
-            c = check_confidence(confidence, conformal.scores_.size)
-            self.cc, self.confidence = _CC().fit(alphas=conformal.scores_), c
-
-    def _names(self, calibrated: bool) -> list[str]:
-        names: list[str] = []
-        if self.classes is None:
-            names += self.targets
-            if calibrated:
-                names += [f"{t}_{s}" for t in self.targets for s in ("lo", "hi")]
-        else:
-            names += [self.targets[0]] + [f"proba_{c}" for c in self.classes.tolist()]
-            if calibrated:
-                names.append("set_size")
-        if self.ood is not None:
-            names += ["ood_score", "ood"]
-        return [*names, "mask"]
+    def __init__(self, predictor: Predictor, stack_energy: np.ndarray, confidence: float,
+                 trust: bool, chunk_size: int, max_step_ratio: float) -> None:
+        self.pred, self.chunk = predictor, int(chunk_size)
+        self.confidence, self.trust = confidence, trust
+        self.resample = _resampler(stack_energy, predictor.energy, max_step_ratio)
+        self.names: list[str] = []
+        self.classes: dict[str, np.ndarray] = {}
+        for t in predictor.targets:
+            self.names.append(t.name)
+            if t.task == "classification":
+                classes = np.asarray(t.model.classes_)
+                self.classes[t.name] = classes
+                self.names += [f"{t.name}_p_{c}" for c in classes.tolist()]
+                if trust:
+                    self.names.append(f"{t.name}_set_size")
+            elif trust:
+                self.names += [f"{t.name}_lo", f"{t.name}_hi"]
+        if trust:
+            self.names += ["ood_score", "ood"]
+        self.names.append("mask")
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         if self.resample is not None:
             lo, hi, w = self.resample
             X = X[:, lo] * (1.0 - w) + X[:, hi] * w
-        if self.normalization != "none":
-            norm = (np.abs(X).sum(axis=1) if self.normalization == "l1"
-                    else np.abs(X).max(axis=1))
-            X = X / np.where(norm > 0, norm, 1.0)[:, None]
-        return X
+        from ..learn.workflow import normalize_rows
+
+        return normalize_rows(X, self.pred.normalization)
 
     def rows(self, X: np.ndarray) -> np.ndarray:
         """Output columns for finite spectra ``X`` (n, n_energy) on the model grid."""
+        b = self.pred.predict_batch(X, confidence=self.confidence, trust=self.trust)
         cols: list[np.ndarray] = []
-        if self.classes is None:
-            y = np.asarray(self.model.predict(X), dtype=float).reshape(X.shape[0], -1)
-            if y.shape[1] != len(self.targets):
-                raise ModelError(f"the model predicts {y.shape[1]} targets but "
-                                 f"{len(self.targets)} names were given: {self.targets}")
-            cols.append(y)
-            if self.halfwidth is not None:
-                cols.append(np.stack([y - self.halfwidth, y + self.halfwidth], axis=2)
-                            .reshape(X.shape[0], -1))
-        else:
-            proba = np.asarray(self.model.predict_proba(X), dtype=float)
-            best = np.argmax(proba, axis=1)
-            label = (self.classes[best].astype(float) if self.classes.dtype.kind in "iuf"
-                     else best.astype(float))
-            cols += [label[:, None], proba]
-            if self.cc is not None:
-                sets = self.cc.predict_set(alphas=1.0 - proba, confidence=self.confidence,
-                                           smoothing=False)
-                cols.append(np.asarray(sets, dtype=float).sum(axis=1)[:, None])
-        if self.ood is not None:
-            s = np.asarray(self.ood.score_samples(X), dtype=float)
-            cols.append(np.column_stack([s, (s > self.ood.threshold_).astype(float)]))
+        for t in self.pred.targets:
+            v = b.values[t.name]
+            if t.name in self.classes:
+                classes = self.classes[t.name]
+                # Numeric classes are stored as themselves, others as their index.
+                label = (v.astype(float) if classes.dtype.kind in "iuf"
+                         else np.argmax(b.proba[t.name], axis=1).astype(float))
+                cols += [label[:, None], b.proba[t.name]]
+                if self.trust:
+                    cols.append(b.sets[t.name].sum(axis=1, dtype=float)[:, None])
+            else:
+                cols.append(np.asarray(v, dtype=float)[:, None])
+                if self.trust:
+                    cols.append(b.intervals[t.name])
+        if self.trust and b.ood_score is not None and b.ood is not None:
+            cols.append(np.column_stack([b.ood_score, b.ood.astype(float)]))
         cols.append(np.ones((X.shape[0], 1)))
         return np.concatenate(cols, axis=1)
 
@@ -234,66 +133,66 @@ class _Engine:
         return out.reshape(ny, nx, -1)
 
 
-def apply_to_map(
-    model: Any,
+def apply_bundle(
+    bundle: str | Path | Predictor,
     stack: xr.DataArray,
     *,
-    energy: Any,
-    targets: Sequence[str] = (),
-    ood: Any = None,
-    conformal: Any = None,
-    confidence: float = 0.9,
     mask: xr.DataArray | np.ndarray | None = None,
-    normalization: PixelNormalization = "none",
+    confidence: float | None = None,
+    trust: bool = True,
     chunk_size: int = 65536,
     max_step_ratio: float = 4.0,
+    device: str | None = None,
 ) -> xr.Dataset:
-    """Predict every pixel of a map, with intervals and OOD flags.
+    """Predict every pixel of a map with a workflow bundle, with intervals and OOD flags.
 
     Parameters
     ----------
-    model
-        A fitted estimator with ``predict`` (regressor) or ``predict_proba`` and
-        ``classes_`` (classifier) taking ``(n, n_energy)`` arrays.
+    bundle
+        A bundle directory written by :func:`xasml.learn.train` (``xasml train``) or
+        a loaded :class:`~xasml.apply.Predictor`. Its per-target models, conformal
+        states, OOD detector, energy grid and normalisation are used.
     stack
         ``(y, x, energy)`` OD map (numpy- or dask-backed; chunk dask maps along ``y``).
-    energy
-        The model's energy grid, eV, shape ``(n_energy,)``. The stack is resampled
-        onto it by linear interpolation; it must cover the grid densely enough.
-    targets
-        Names of the regression targets (one per model output) or of the class label.
-    ood
-        A fitted :class:`~xasml.learn.OODDetector` (same grid and normalisation).
-    conformal
-        A calibrated :class:`~xasml.learn.ConformalRegressor` or
-        :class:`~xasml.learn.ConformalClassifier` for ``model``.
-    confidence
-        Coverage of the intervals / prediction sets.
+        It is resampled onto the bundle's grid by linear interpolation and must
+        cover it densely enough.
     mask
         ``(y, x)`` boolean, ``True`` where pixels are predicted (e.g. a
         :class:`~xasml.apply.stack.MaskReport` mask). Non-finite pixels are always skipped.
-    normalization
-        Per-pixel scaling before model and detector: ``"l1"`` (sum of absolute
-        values), ``"max"`` or ``"none"``.
+    confidence
+        Coverage of the intervals / prediction sets; default: the bundle's.
+    trust
+        ``False`` gives bare predictions (no intervals, sets or OOD maps).
     chunk_size
         Pixels predicted at once; bounds the working memory.
     max_step_ratio
         Refuse stacks whose energy gaps inside the model range exceed this many model steps.
+    device
+        Device for the networks when ``bundle`` is a path (e.g. ``"cpu"``).
 
     Returns
     -------
     xarray.Dataset
-        ``(y, x)`` variables: one per target (``<t>_lo``/``<t>_hi`` with a regressor
-        calibrator; ``proba_<class>`` and ``set_size`` for classifiers), ``ood_score``
-        and ``ood`` (1.0 flagged / 0.0 passed) with a detector, and ``mask``. Coordinates
-        ``y``/``x`` from the stack; attrs record the grid, confidence and the OOD threshold.
+        ``(y, x)`` variables as listed in the module docs, coordinates ``y``/``x``
+        from the stack; attrs record the bundle, grid, normalisation, targets,
+        confidence, the OOD threshold and each class target's ``<t>_classes``.
+
+    Raises
+    ------
+    SpectrumError
+        The stack does not cover the bundle's grid (or too sparsely), or its
+        element/edge differs from the bundle's.
+    ModelError
+        The bundle is missing, incomplete or modified.
     """
+    pred = bundle if isinstance(bundle, Predictor) else Predictor(bundle, device=device)
     m = as_map(stack)
-    e_model = np.asarray(getattr(energy, "values", energy), dtype=float).reshape(-1)
     if chunk_size < 1:
         raise ParameterError(f"chunk_size must be >= 1; found {chunk_size}")
-    eng = _Engine(model, e_model, np.asarray(m[ENERGY].values, dtype=float), targets, ood,
-                  conformal, confidence, normalization, chunk_size, max_step_ratio)
+    pred.check_identity(m)
+    c = pred.confidence if confidence is None else float(confidence)
+    eng = _Engine(pred, np.asarray(m[ENERGY].values, dtype=float), c, trust, chunk_size,
+                  max_step_ratio)
     mask_arr = None
     if mask is not None:
         mask_arr = np.asarray(getattr(mask, "values", mask), dtype=bool)
@@ -320,38 +219,20 @@ def apply_to_map(
     ds = xr.Dataset({name: (("y", "x"), out[:, :, k]) for k, name in enumerate(eng.names)},
                     coords=coords)
     ds["mask"] = ds["mask"] > 0.5
+    e = pred.energy
     attrs: dict[str, Any] = {
-        "model_energy_min": float(e_model[0]), "model_energy_max": float(e_model[-1]),
-        "model_energy_points": int(e_model.size), "normalization": normalization,
-        "source": str(m.attrs.get("source", "")), "targets": ",".join(eng.targets),
+        "model": str(pred.path),
+        "model_energy_min": float(e[0]), "model_energy_max": float(e[-1]),
+        "model_energy_points": int(e.size), "normalization": pred.normalization,
+        "source": str(m.attrs.get("source", "")),
+        "targets": ",".join(t.name for t in pred.targets),
     }
-    if conformal is not None:
-        attrs["confidence"] = float(confidence)
-    if ood is not None:
-        attrs["ood_threshold"] = float(ood.threshold_)
-    if eng.classes is not None:
-        attrs["classes"] = ",".join(map(str, eng.classes.tolist()))
+    if trust:
+        attrs["confidence"] = c
+        attrs["ood_threshold"] = float(pred.ood.threshold_)
+    for name, classes in eng.classes.items():
+        attrs[f"{name}_classes"] = ",".join(map(str, classes.tolist()))
     ds.attrs = attrs
-    return ds
-
-
-def apply_bundle(bundle: Any, stack: xr.DataArray, **kwargs: Any) -> xr.Dataset:
-    """:func:`apply_to_map` with the model, grid, targets and trust state of a bundle.
-
-    ``bundle`` is a :class:`xasml.learn.Bundle` or a bundle directory; keyword
-    arguments override the bundle's defaults (``confidence``, ``normalization`` ...).
-    """
-    if isinstance(bundle, str | Path):
-        from ..learn import load_bundle
-
-        bundle = load_bundle(bundle)
-    trust = trust_from_bundle(bundle)
-    names = [t.name for t in bundle.manifest.targets]
-    kw: dict[str, Any] = {"targets": names, "ood": trust.ood, "conformal": trust.conformal,
-                          "confidence": trust.confidence, "normalization": trust.normalization}
-    kw.update(kwargs)
-    ds = apply_to_map(bundle.model, stack, energy=bundle.energy, **kw)
-    ds.attrs["model"] = str(bundle.path)
     return ds
 
 

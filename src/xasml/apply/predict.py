@@ -21,9 +21,17 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import ModelError, ParameterError, SpectrumError
-from ..learn.workflow import TRAINING_FILE, WORKFLOW_FILE, WORKFLOW_VERSION, _sha256, resample
+from ..learn.workflow import (
+    NORMALIZATIONS,
+    TRAINING_FILE,
+    WORKFLOW_FILE,
+    WORKFLOW_VERSION,
+    _sha256,
+    normalize_rows,
+    resample,
+)
 
-__all__ = ["Predictor", "TargetModel", "load_predictor", "predict"]
+__all__ = ["BatchPrediction", "Predictor", "TargetModel", "load_predictor", "predict"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,38 @@ class TargetModel:
     task: str
     model: Any
     conformal: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchPrediction:
+    """Predictions and trust outputs for a batch of ``n`` prepared spectra.
+
+    Attributes
+    ----------
+    values : dict of str to ndarray, shape (n,)
+        Prediction per target: the value (regression) or the most probable class.
+    classes : dict of str to ndarray, shape (n_classes,)
+        Class labels per classification target (columns of ``proba`` and ``sets``).
+    proba : dict of str to ndarray, shape (n, n_classes)
+        Class probabilities per classification target.
+    intervals : dict of str to ndarray, shape (n, 2)
+        Conformal ``[lo, hi]`` per regression target (empty without trust).
+    sets : dict of str to ndarray of bool, shape (n, n_classes)
+        Conformal prediction sets per classification target (empty without trust).
+    ood_score, ood : ndarray, shape (n,), or None
+        Out-of-distribution score and flag (``None`` without trust).
+    confidence : float
+        Nominal coverage of the intervals and sets.
+    """
+
+    values: dict[str, np.ndarray]
+    classes: dict[str, np.ndarray]
+    proba: dict[str, np.ndarray]
+    intervals: dict[str, np.ndarray]
+    sets: dict[str, np.ndarray]
+    ood_score: np.ndarray | None
+    ood: np.ndarray | None
+    confidence: float
 
 
 class _Precomputed:
@@ -68,6 +108,8 @@ class Predictor:
     targets : tuple of TargetModel
     confidence : float
         Nominal coverage of the intervals and sets.
+    normalization : {"none", "l1", "max"}
+        Per-spectrum scaling applied by :meth:`prepare` (as in training).
     X_train : ndarray, shape (n_train, n_energy)
         Training spectra, for the nearest-sample look-up.
     training_ids : list of str
@@ -91,6 +133,11 @@ class Predictor:
         self.edge: str | None = doc.get("edge")
         self.confidence = float(doc["confidence"])
         self.report: dict[str, Any] = doc.get("report", {})
+        norm = (doc.get("preprocessing") or {}).get("normalization", "none")
+        if norm not in NORMALIZATIONS:
+            raise ModelError(f"{self.path / WORKFLOW_FILE}: preprocessing.normalization must "
+                             f"be one of {NORMALIZATIONS}; found {norm!r}")
+        self.normalization: str = norm
         self.ood = OODDetector.from_dict(doc["ood"])
         self.X_train = np.asarray(load_file(str(self.path / TRAINING_FILE))["X"], dtype=float)
         self.training_ids = [str(v) for v in doc["training_ids"]]
@@ -118,6 +165,8 @@ class Predictor:
         Returns
         -------
         (ndarray of shape (n_samples, n_energy), list of sample ids)
+            Spectra on the bundle grid, normalised as in training, ready for
+            :meth:`predict_batch`.
         """
         items = list(spectra) if isinstance(spectra, Sequence) else [spectra]
         if not items:
@@ -128,16 +177,17 @@ class Predictor:
                 raise SpectrumError(
                     f"spectra must be (energy,) or (sample, energy) DataArrays; item {i} is "
                     f"{getattr(da, 'dims', type(da).__name__)}")
-            self._check_identity(da)
+            self.check_identity(da)
             da = resample(da, self.energy, what=_describe(da, i))
             arr = np.asarray(da.values, dtype=float).reshape(-1, self.energy.size)
             if not np.all(np.isfinite(arr)):
                 raise SpectrumError(f"{_describe(da, i)} contain NaN/inf on the model's grid")
             blocks.append(arr)
             ids.extend(_ids(da, i, len(items)))
-        return np.concatenate(blocks), ids
+        return normalize_rows(np.concatenate(blocks), self.normalization), ids
 
-    def _check_identity(self, da: xr.DataArray) -> None:
+    def check_identity(self, da: xr.DataArray) -> None:
+        """Refuse spectra whose ``element``/``edge`` attrs differ from the bundle's."""
         for key, want in (("element", self.element), ("edge", self.edge)):
             have = da.attrs.get(key)
             if want and have and str(have).strip().lower() != str(want).strip().lower():
@@ -176,42 +226,81 @@ class Predictor:
             of labels), ``t_set_size`` and ``t_p_<class>``. Then ``ood_score``,
             ``ood`` (bool) and ``nearest_<i>_id`` / ``nearest_<i>_distance``.
         """
-        from ..learn.conformal import ConformalClassifier, ConformalRegressor
-
-        c = self.confidence if confidence is None else float(confidence)
         if not isinstance(n_neighbors, int) or n_neighbors < 0:
             raise ParameterError(f"n_neighbors must be an int >= 0; found {n_neighbors!r}")
         X, ids = self.prepare(spectra)
+        b = self.predict_batch(X, confidence=confidence, trust=trust)
         cols: dict[str, Any] = {}
         for t in self.targets:
-            if t.task == "classification":
-                proba = np.asarray(t.model.predict_proba(X), dtype=float)
-                classes = np.asarray(t.model.classes_)
-                cols[t.name] = classes[np.argmax(proba, axis=1)]
-                if trust:
-                    cc = ConformalClassifier.from_dict(t.conformal, _Precomputed(proba=proba))
-                    sets = cc.predict_set(X, c)
-                    cols[f"{t.name}_set"] = [classes[row].tolist() for row in sets]
-                    cols[f"{t.name}_set_size"] = sets.sum(axis=1)
-                for j, cls in enumerate(classes):
-                    cols[f"{t.name}_p_{cls}"] = proba[:, j]
-            else:
-                y_hat = np.asarray(t.model.predict(X), dtype=float).reshape(-1)
-                cols[t.name] = y_hat
-                if trust:
-                    cr = ConformalRegressor.from_dict(t.conformal, _Precomputed(y_hat=y_hat))
-                    iv = cr.predict_interval(X, c)
-                    cols[f"{t.name}_lo"], cols[f"{t.name}_hi"] = iv[:, 0], iv[:, 1]
+            cols[t.name] = b.values[t.name]
+            if t.name in b.sets:
+                sets, classes = b.sets[t.name], b.classes[t.name]
+                cols[f"{t.name}_set"] = [classes[row].tolist() for row in sets]
+                cols[f"{t.name}_set_size"] = sets.sum(axis=1)
+            if t.name in b.intervals:
+                cols[f"{t.name}_lo"], cols[f"{t.name}_hi"] = b.intervals[t.name].T
+            for j, cls in enumerate(b.classes.get(t.name, ())):
+                cols[f"{t.name}_p_{cls}"] = b.proba[t.name][:, j]
         if trust:
-            score = self.ood.score_samples(X)
-            cols["ood_score"] = score
-            cols["ood"] = score > self.ood.threshold_
+            cols["ood_score"], cols["ood"] = b.ood_score, b.ood
             if n_neighbors:
                 dist, idx = self._neighbours(X, n_neighbors)
                 for i in range(dist.shape[1]):
                     cols[f"nearest_{i + 1}_id"] = [self.training_ids[j] for j in idx[:, i]]
                     cols[f"nearest_{i + 1}_distance"] = dist[:, i]
         return pd.DataFrame(cols, index=pd.Index(ids, name="sample"))
+
+    def predict_batch(
+        self, X: np.ndarray, *, confidence: float | None = None, trust: bool = True
+    ) -> BatchPrediction:
+        """Predict every target of prepared spectra, with intervals, sets and OOD scores.
+
+        The one place where model outputs become trust outputs: :meth:`predict`
+        (spectra) and :func:`xasml.apply.apply_bundle` (map pixels, in chunks) both
+        call it. Every model runs once per batch; intervals and sets reuse its outputs.
+
+        Parameters
+        ----------
+        X
+            Spectra on the bundle grid, normalised as in training (from
+            :meth:`prepare`), shape ``(n, n_energy)``.
+        confidence
+            Coverage of intervals and sets; default: the bundle's.
+        trust
+            ``False`` skips intervals, sets and the OOD check.
+
+        Returns
+        -------
+        BatchPrediction
+        """
+        from ..learn.conformal import ConformalClassifier, ConformalRegressor
+
+        c = self.confidence if confidence is None else float(confidence)
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.energy.size:
+            raise SpectrumError(f"X must have shape (n, {self.energy.size}) on the bundle "
+                                f"grid; found {X.shape}")
+        values, classes_, probas, intervals, sets = {}, {}, {}, {}, {}
+        for t in self.targets:
+            if t.task == "classification":
+                proba = np.asarray(t.model.predict_proba(X), dtype=float)
+                classes = np.asarray(t.model.classes_)
+                values[t.name] = classes[np.argmax(proba, axis=1)]
+                classes_[t.name], probas[t.name] = classes, proba
+                if trust:
+                    cc = ConformalClassifier.from_dict(t.conformal, _Precomputed(proba=proba))
+                    sets[t.name] = cc.predict_set(X, c)
+            else:
+                y_hat = np.asarray(t.model.predict(X), dtype=float).reshape(-1)
+                values[t.name] = y_hat
+                if trust:
+                    cr = ConformalRegressor.from_dict(t.conformal, _Precomputed(y_hat=y_hat))
+                    intervals[t.name] = cr.predict_interval(X, c).reshape(-1, 2)
+        score = flag = None
+        if trust:
+            score = np.asarray(self.ood.score_samples(X), dtype=float)
+            flag = score > self.ood.threshold_
+        return BatchPrediction(values, classes_, probas, intervals, sets, score, flag, c)
 
     def _neighbours(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.neighbors import NearestNeighbors

@@ -1,4 +1,4 @@
-"""On-the-fly processing: apply a model bundle to stacks and spectra as they appear.
+"""On-the-fly processing: apply a workflow bundle to stacks and spectra as they appear.
 
 :func:`watch` polls a folder. A file is taken up once it has not changed for
 ``settle`` seconds *and* reads completely (instruments that write in place leave
@@ -70,7 +70,8 @@ def process_file(
         are converted to OD with ``i0_region``; ``"auto"`` takes the brightest 5 % of
         pixels as sample-free), a spectrum or a ``(sample, energy)`` set.
     bundle
-        A loaded :class:`xasml.learn.Bundle`.
+        A workflow bundle directory (:func:`xasml.learn.train`) or a loaded
+        :class:`~xasml.apply.Predictor` (load once when processing many files).
     out_dir
         Output folder.
     i0_region
@@ -88,9 +89,12 @@ def process_file(
     from ..datamodel import ENERGY
     from ..io import read
     from .maps import apply_bundle, save_map_result
+    from .predict import Predictor
     from .stack import prepare_stack
 
     path, out_dir = Path(path), Path(out_dir)
+    if not isinstance(bundle, Predictor):
+        bundle = Predictor(bundle)
     da = read(path)
     if set(da.dims) == {"y", "x", ENERGY}:
         region = i0_region
@@ -173,7 +177,8 @@ def watch(
     directory
         Folder the instrument writes to.
     bundle
-        A :class:`xasml.learn.Bundle` or a bundle directory.
+        A workflow bundle directory (:func:`xasml.learn.train`) or a loaded
+        :class:`~xasml.apply.Predictor`.
     out
         Results folder (one ``.nc`` per input plus ``index.json``).
     once
@@ -192,13 +197,13 @@ def watch(
     -------
     WatchReport
     """
-    from ..learn import load_bundle
+    from .predict import Predictor
 
     directory, out_dir = Path(directory), Path(out)
     if not directory.is_dir():
         raise XasmlError(f"watch folder {directory} does not exist")
-    if isinstance(bundle, str | Path):
-        bundle = load_bundle(bundle)
+    if not isinstance(bundle, Predictor):
+        bundle = Predictor(bundle)
     out_dir.mkdir(parents=True, exist_ok=True)
     index = _read_index(out_dir)
     entries: dict[str, Any] = index["entries"]

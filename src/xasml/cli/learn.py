@@ -32,6 +32,9 @@ def train_cmd(
                              "for the defaults."),
     n_splits: int = typer.Option(5, help="CV folds of the grid search."),
     confidence: float = typer.Option(0.9, help="Coverage of the conformal intervals/sets."),
+    normalization: str = typer.Option("none", help="Per-spectrum scaling, also applied at "
+                                      "prediction: none, l1 or max (l1 for maps, where "
+                                      "thickness varies)."),
     seed: int = typer.Option(0, help="Random seed."),
     overwrite: bool = typer.Option(False, help="Replace an existing bundle."),
 ) -> None:
@@ -60,7 +63,8 @@ def train_cmd(
             da, targets=target, out=out, model=model,  # type: ignore[arg-type]
             groups=None if groups.lower() == "none" else groups, task=tasks or None,
             grid="small" if grid == "small" else None, n_splits=n_splits,
-            confidence=confidence, random_state=seed, overwrite=overwrite,
+            confidence=confidence, normalization=normalization,  # type: ignore[arg-type]
+            random_state=seed, overwrite=overwrite,
             progress=lambda msg: status.update(msg),
         )
     _print_report(report)

@@ -32,27 +32,30 @@ def _parse_region(text: str | None) -> Any:
 @app.command("map")
 def map_cmd(
     stack: Path = typer.Argument(..., help="Stack file (NXstxm HDF5, ALS .hdr, ...)."),
-    model: Path = typer.Option(..., "--model", help="Model bundle directory."),
+    model: Path = typer.Option(..., "--model", help="Bundle directory from 'xasml train'."),
     out: Path = typer.Option(Path("maps"), "--out", help="Output folder."),
     i0_region: str = typer.Option(
         "auto", help="Sample-free pixels for I0: 'auto' (brightest 5 %) or 'y0:y1,x0:x1'."),
     align: bool = typer.Option(True, help="Register the frames by phase correlation."),
     figure: bool = typer.Option(True, help="Also write a PNG with one panel per parameter."),
 ) -> None:
-    """Apply a model to every pixel of STACK; write maps (NetCDF) and a figure to OUT.
+    """Apply a trained bundle to every pixel of STACK; write maps (NetCDF) and a figure to OUT.
 
-    Example: xasml map stack.hdf5 --model mn-charge-bundle --out maps
+    One map per target, with conformal intervals (values) or set sizes (classes) and
+    an out-of-distribution flag per pixel.
+    Example: xasml train mn.zarr -t charge -t tendq --out mn.bundle --normalization l1;
+    xasml map stack.hdf5 --model mn.bundle --out maps
     """
     from ..apply.maps import load_map_result
+    from ..apply.predict import Predictor
     from ..apply.watch import process_file
-    from ..learn import load_bundle
 
-    bundle = load_bundle(model)
+    bundle = Predictor(model)
     out.mkdir(parents=True, exist_ok=True)
     result = process_file(stack, bundle, out, i0_region=_parse_region(i0_region), align=align,
                           figure=figure)
     ds = load_map_result(result)
-    typer.echo(f"wrote {result}")
+    typer.echo(f"wrote {result}: maps of {ds.attrs['targets']}")
     for key in ("mask_n_valid", "mask_n_pixels"):
         if key not in ds.attrs:
             break
@@ -66,7 +69,7 @@ def map_cmd(
 @app.command("watch")
 def watch_cmd(
     directory: Path = typer.Argument(..., help="Folder where new stacks/spectra appear."),
-    model: Path = typer.Option(..., "--model", help="Model bundle directory."),
+    model: Path = typer.Option(..., "--model", help="Bundle directory from 'xasml train'."),
     out: Path = typer.Option(Path("maps"), "--out", help="Results folder (with index.json)."),
     once: bool = typer.Option(False, "--once", help="Process what is there, then exit."),
     interval: float = typer.Option(2.0, help="Seconds between polls."),
@@ -74,7 +77,7 @@ def watch_cmd(
     i0_region: str = typer.Option("auto", help="'auto' or 'y0:y1,x0:x1' (see xasml map)."),
     figures: bool = typer.Option(False, help="Write a PNG per stack."),
 ) -> None:
-    """Apply a model to every stack or spectrum that appears in DIRECTORY.
+    """Apply a trained bundle to every stack or spectrum that appears in DIRECTORY.
 
     Restart-safe: OUT/index.json records what was done.
     Example: xasml watch /data/beamtime --model bundle --out results --once

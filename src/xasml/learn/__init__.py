@@ -1,5 +1,9 @@
 """xasml.learn: supervised models on spectra, splits, tuning, metrics and bundles.
 
+One call from labelled spectra to a calibrated bundle: :func:`train` (returns a
+:class:`TrainingReport`; optional :class:`Augmentation`), read back by
+:func:`xasml.apply.predict` and :func:`xasml.apply.apply_bundle`.
+
 Networks (PyTorch, imported lazily): :class:`SpectrumMLPRegressor`,
 :class:`SpectrumMLPClassifier`, :class:`SpectrumCNNRegressor`,
 :class:`SpectrumCNNClassifier`. Baselines: :func:`make_baseline`. Splits and
@@ -63,6 +67,7 @@ from .spectral_metrics import (
 )
 from .split import DataSplit, train_val_test_split
 from .tuning import GridSearchResult, grid_search, network_param_grid
+from .workflow import Augmentation, TargetReport, TrainingReport, train
 
 __all__ = [
     "FitResult",
@@ -80,6 +85,10 @@ __all__ = [
     "build_gnn",
     "build_graph",
     "build_graphs",
+    "Augmentation",
+    "TargetReport",
+    "TrainingReport",
+    "train",
     "EstimationResult",
     "Neighbour",
     "ParameterEstimator",

@@ -29,9 +29,10 @@ Bundle layout
 ::
 
     BUNDLE/workflow.json           kind, format version, element/edge, energy grid (eV),
-                                   targets with their task and sub-bundle, the OOD
-                                   detector state, the training sample ids, the
-                                   report, and the sha256 of every file below
+                                   per-spectrum normalization, targets with their
+                                   task and sub-bundle, the OOD detector state, the
+                                   training sample ids, the report, the sha256 of
+                                   every file below
     BUNDLE/training.safetensors    training spectra ``X`` (n_train, n_energy), for the
                                    nearest-training-sample look-up (no pickle)
     BUNDLE/targets/<name>/         one :func:`~xasml.learn.save_bundle` bundle per
@@ -39,7 +40,8 @@ Bundle layout
                                    ``conformal`` (calibration state), ``coverage``,
                                    ``failure_analysis`` and the OOD reference
 
-:func:`xasml.apply.predict` reads such a directory.
+:func:`xasml.apply.predict` (spectra) and :func:`xasml.apply.apply_bundle` (maps)
+read such a directory.
 """
 
 from __future__ import annotations
@@ -70,12 +72,15 @@ __all__ = [
     "TargetReport",
     "TrainingReport",
     "infer_task",
+    "normalize_rows",
     "resample",
     "train",
 ]
 
 ModelName = Literal["mlp", "cnn", "rf", "extra_trees", "knn", "ridge"]
 Task = Literal["regression", "classification"]
+Normalization = Literal["none", "l1", "max"]
+NORMALIZATIONS: tuple[str, ...] = ("none", "l1", "max")
 MODELS: tuple[str, ...] = ("mlp", "cnn", "rf", "extra_trees", "knn", "ridge")
 #: Integer labels with at most this many distinct values are treated as classes.
 MAX_CLASSES = 20
@@ -135,6 +140,32 @@ def resample(da: xr.DataArray, energy: np.ndarray, *, what: str = "spectra") -> 
     coords = {k: v for k, v in da.coords.items() if "energy" not in v.dims}
     coords["energy"] = xr.DataArray(grid, dims="energy", attrs=da["energy"].attrs)
     return xr.DataArray(out, dims=da.dims, coords=coords, attrs=dict(da.attrs), name=da.name)
+
+
+def normalize_rows(X: np.ndarray, kind: str) -> np.ndarray:
+    """Scale every spectrum (row) by its L1 norm (``"l1"``) or maximum (``"max"``).
+
+    Thickness and concentration change a spectrum's scale, not its shape, across a
+    map or between samples; dividing it out makes model and OOD check see shape only.
+
+    Parameters
+    ----------
+    X
+        Spectra, shape ``(n_samples, n_energy)``.
+    kind
+        ``"none"`` (returned unchanged), ``"l1"`` (sum of absolute values) or
+        ``"max"`` (largest absolute value). All-zero rows are left as they are.
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_energy)
+    """
+    if kind not in NORMALIZATIONS:
+        raise ParameterError(f"normalization must be one of {NORMALIZATIONS}; found {kind!r}")
+    if kind == "none":
+        return X
+    norm = np.abs(X).sum(axis=1) if kind == "l1" else np.abs(X).max(axis=1)
+    return X / np.where(norm > 0, norm, 1.0)[:, None]
 
 
 # ---------------------------------------------------------------- options and results
@@ -447,6 +478,7 @@ def train(
     augment: Augmentation | int | None = None,
     model_params: Mapping[str, Any] | None = None,
     energy: Any = None,
+    normalization: Normalization = "none",
     random_state: int | None = 0,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -495,6 +527,11 @@ def train(
         Extra keyword hyperparameters for the model (e.g. ``max_epochs``).
     energy
         Resample the dataset onto this grid (eV) first; default: its own grid.
+    normalization
+        Per-spectrum scaling (:func:`normalize_rows`) applied to the dataset here
+        and, recorded in the bundle, to every spectrum or map pixel at prediction:
+        ``"l1"`` or ``"max"`` where thickness varies (spectromicroscopy maps),
+        ``"none"`` for spectra already normalised.
     random_state
         Seed of the split, the models, CV folds and augmentation.
     overwrite
@@ -521,6 +558,9 @@ def train(
         raise ParameterError(f"model must be one of {', '.join(MODELS)}; found {model!r}")
     if not targets:
         raise ParameterError("targets must name at least one label coordinate")
+    if normalization not in NORMALIZATIONS:
+        raise ParameterError(f"normalization must be one of {NORMALIZATIONS}; "
+                             f"found {normalization!r}")
     out = Path(out)
     if out.exists() and not overwrite:
         raise ModelError(f"{out} already exists; pass overwrite=True to replace it")
@@ -532,6 +572,7 @@ def train(
     if not np.all(np.isfinite(X)):
         raise SpectrumError(f"the dataset has {int((~np.isfinite(X)).sum())} NaN/inf "
                             "intensities; clean or drop those spectra first")
+    X = normalize_rows(X, normalization)
     missing = [t for t in targets if t not in da.coords]
     if missing:
         labels = sorted(str(c) for c in da.coords if da[c].dims == ("sample",))
@@ -605,7 +646,7 @@ def train(
             "technique": da.attrs.get("technique"),
             "energy": grid_e.tolist(),
             "preprocessing": {"resample": "linear interpolation onto 'energy' (np.interp), "
-                              "no extrapolation"},
+                              "no extrapolation", "normalization": normalization},
             "confidence": float(confidence),
             "targets": [{"name": r.name, "task": r.task, "bundle": r.bundle} for r in reports],
             "ood": ood.to_dict(),
