@@ -24,7 +24,24 @@ Kiyohara, Tsubaki & Mizoguchi, *J. Phys.: Mater.* 2, 024003, 2019).
 
 Run from the repository root::
 
-    python -m benchmarks.kiyohara_sites --n-molecules 120 --workers 2
+    python -m benchmarks.kiyohara_sites --n-molecules 150 --max-heavy 6 --workers 2
+
+Measured (2 loaded cores; campaign 922 s for 150 molecules QM9 3…230, 184 O
+sites; train 146 / test 38 sites; MAE on the test sites)::
+
+    property                 mean-pred   absolute    aligned  aligned+Eexc
+    bond_length (Å)            0.0955     0.0489     0.0772     0.0470
+    bond_angle (°)              9.71       3.45       5.96       4.36
+    voronoi_volume (Å³)         1.19       0.298      0.586      0.461
+    bond_overlap_population     0.333      0.0553     0.0933     0.123
+    mulliken_charge (e)         0.0695     0.0279     0.0257     0.0226
+    excitation_energy (eV)      1.375      0.241      0.363      0.310
+
+Alignment removes the chemical shift and costs accuracy on most properties;
+appending the excitation energy recovers part of it. With 38 test sites each
+figure is uncertain by tens of per cent. The failure analysis flags the top
+10 % errors (4 of 38) by construction; they split mostly into "ambiguous" and
+"other", rarely "novel".
 """
 
 from __future__ import annotations
@@ -89,7 +106,7 @@ def scale(train: np.ndarray, test: np.ndarray, last_is_feature: bool) -> tuple[n
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-molecules", type=int, default=120)
+    ap.add_argument("--n-molecules", type=int, default=150)
     ap.add_argument("--max-heavy", type=int, default=6)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "xasml" / "kiyohara")
