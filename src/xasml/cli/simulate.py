@@ -72,6 +72,22 @@ def _design(axes: Mapping[str, list[str] | None], lhs: int | None, seed: int | N
     return latin_hypercube(lhs, bounds, categorical, seed=seed)
 
 
+def _report(res: Any, n_design: int) -> None:
+    """Print the summary line; raise when parameter sets failed (exit 1)."""
+    from ..errors import EngineError
+
+    typer.echo(
+        f"{res.path}: {res.n_new} new spectra, {res.n_done} in the dataset, "
+        f"{res.n_failed} failed ({res.wall_time:.1f} s)"
+    )
+    if res.failures:
+        first = res.failures[0]
+        raise EngineError(
+            f"{res.n_failed} of {n_design} parameter sets failed (first: {first.params}: "
+            f"{first.error}); see {res.path / 'failures.json'}; a rerun retries them"
+        )
+
+
 def _run(
     engine: str,
     settings: dict[str, Any],
@@ -85,7 +101,6 @@ def _run(
     batch_size: int | None,
     progress: bool,
 ) -> None:
-    from ..errors import EngineError
     from ..simulate import run_campaign
 
     design = _design(axes, lhs, seed)
@@ -99,16 +114,7 @@ def _run(
         batch_size=batch_size,
         progress=progress,
     )
-    typer.echo(
-        f"{res.path}: {res.n_new} new spectra, {res.n_done} in the dataset, "
-        f"{res.n_failed} failed ({res.wall_time:.1f} s)"
-    )
-    if res.failures:
-        first = res.failures[0]
-        raise EngineError(
-            f"{res.n_failed} of {len(design)} parameter sets failed (first: {first.params}: "
-            f"{first.error}); see {res.path / 'failures.json'}; a rerun retries them"
-        )
+    _report(res, len(design))
 
 
 @simulate_app.command("multiplet")
@@ -217,3 +223,94 @@ def analytic(
         batch_size=batch_size,
         progress=progress,
     )
+
+
+def _molecules(qm9: list[str], xyz: list[Path], element: str, max_heavy: int | None) -> list[Any]:
+    """Molecules from QM9 specs (``START:STOP`` half-open, or ``i,j,k``) and xyz files."""
+    from ..errors import ParameterError
+    from ..simulate import iter_qm9, qm9_molecule, read_xyz
+
+    mols: list[Any] = []
+    for spec in qm9:
+        lo, sep, hi = spec.partition(":")
+        try:
+            if sep:
+                start, stop = int(lo), int(hi)
+                mols.extend(iter_qm9((element,), start=start, stop=stop, max_heavy=max_heavy))
+            else:
+                for item in spec.split(","):
+                    mol = qm9_molecule(int(item))
+                    heavy = sum(s != "H" for s in mol.symbols)
+                    if max_heavy is None or heavy <= max_heavy:
+                        mols.append(mol)
+        except ValueError:
+            raise ParameterError(
+                f"--qm9 takes START:STOP (QM9 indices, stop excluded) or a comma list of "
+                f"indices; found {spec!r}"
+            ) from None
+    mols.extend(read_xyz(path) for path in xyz)
+    if not mols:
+        raise ParameterError("give molecules with --qm9 START:STOP or --xyz FILE")
+    return mols
+
+
+@simulate_app.command("tddft")
+def tddft(
+    qm9: list[str] = typer.Option(
+        [], "--qm9", help="QM9 indices START:STOP (stop excluded) or i,j,k; repeatable."
+    ),
+    xyz: list[Path] = typer.Option([], "--xyz", help="xyz file of a molecule; repeatable."),
+    element: str = typer.Option(..., "--element", help="Absorbing element: O or N."),
+    site: str = typer.Option(
+        "all", "--site", help="'all': one summed spectrum per molecule; 'per-site': one per atom."
+    ),
+    max_heavy: int = typer.Option(
+        None, "--max-heavy", help="Skip molecules with more non-hydrogen atoms."
+    ),
+    xc: str = typer.Option("b3lyp", "--xc", help="Exchange-correlation functional."),
+    basis: str = typer.Option("def2-svp", "--basis", help="Gaussian basis set."),
+    shift: float = typer.Option(
+        None,
+        "--shift",
+        help="Energy shift (eV); needed for an xc/basis pair without a calibrated one.",
+    ),
+    fwhm: float = typer.Option(0.5, "--fwhm", help="Gaussian FWHM of the sticks (eV)."),
+    out: Path = _OUT,
+    scheduler: str = _SCHED,
+    workers: int = _WORKERS,
+    batch_size: int = _BATCH,
+    progress: bool = _PROGRESS,
+) -> None:
+    """Molecular K-edge XAS from CVS-TDDFT (pyscf; needs the molecules extra).
+
+    Per-site spectra (--site per-site) are separate samples with their site
+    properties (bond length, bond angle, Voronoi volume, bond overlap
+    population, Mulliken charge, excitation energy) as coordinates.
+
+    Example: xasml simulate tddft --qm9 1:51 --element O --site per-site
+    --out qm9-o.zarr --workers 2
+    """
+    from ..errors import ParameterError
+    from ..simulate import molecule_design, run_campaign
+
+    if site not in ("all", "per-site"):
+        raise ParameterError(f"--site must be 'all' or 'per-site'; found {site!r}")
+    design = molecule_design(
+        _molecules(qm9, xyz, element, max_heavy),
+        element,
+        sites=site,  # type: ignore[arg-type]
+    )
+    settings: dict[str, Any] = {"xc": xc, "basis": basis, "fwhm": fwhm}
+    if shift is not None:
+        settings["shifts"] = {element: shift}
+    res = run_campaign(
+        "tddft",
+        design,
+        out,
+        engine_settings=settings,
+        scheduler=scheduler,
+        n_workers=workers,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    _report(res, len(design))

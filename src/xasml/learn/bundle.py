@@ -8,7 +8,9 @@ Layout of a bundle directory::
                        ``extras`` (OOD threshold, conformal calibration ...),
                        and the sha256 of every weight file
     weights.safetensors  torch networks: state_dict + scalers (architecture
-                       hyperparameters live in the manifest)
+                       hyperparameters live in the manifest); for a
+                       StructureSpectrumRegressor one state_dict per
+                       ensemble member (``member<i>.*``) and the energy grid
     model.skops        scikit-learn models (or the preprocessing steps of a
                        Pipeline that ends in a torch network)
 
@@ -235,10 +237,11 @@ def _decode_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def _torch_classes() -> dict[str, type]:
     """The only torch estimator classes a bundle may name (no arbitrary imports)."""
     from .cnn import SpectrumCNNClassifier, SpectrumCNNRegressor
+    from .gnn import StructureSpectrumRegressor
     from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor
 
     classes = (SpectrumMLPRegressor, SpectrumMLPClassifier, SpectrumCNNRegressor,
-               SpectrumCNNClassifier)
+               SpectrumCNNClassifier, StructureSpectrumRegressor)
     return {c.__name__: c for c in classes}
 
 
@@ -247,8 +250,9 @@ def _split_model(model: Any) -> tuple[Any, Any, str | None]:
     from sklearn.pipeline import Pipeline
 
     from ._torch_base import _TorchSpectrumEstimator
+    from .gnn import StructureSpectrumRegressor
 
-    if isinstance(model, _TorchSpectrumEstimator):
+    if isinstance(model, _TorchSpectrumEstimator | StructureSpectrumRegressor):
         return None, model, None
     if isinstance(model, Pipeline) and isinstance(model.steps[-1][1], _TorchSpectrumEstimator):
         name, est = model.steps[-1]

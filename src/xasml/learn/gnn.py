@@ -350,6 +350,53 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.n_features_in_ = n_node_features()
         return self
 
+    def _export_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Arrays (for safetensors) and JSON metadata that fully restore the fit.
+
+        Arrays: ``member<i>.<parameter>`` for every ensemble member and the
+        ``energy`` grid; metadata: ``y_scale`` (a JSON float round-trips
+        exactly), member count, best epochs and the training spectra's scalar attrs.
+        """
+        check_is_fitted(self, "modules_")
+        arrays = {
+            f"member{i}.{k}": v.detach().cpu().numpy()
+            for i, module in enumerate(self.modules_)
+            for k, v in module.state_dict().items()
+        }
+        arrays["energy"] = np.asarray(self.energy_, dtype=np.float64)
+        attrs = {k: v for k, v in self.spectrum_attrs_.items()
+                 if isinstance(v, str | int | float) and not isinstance(v, bool)}
+        meta: dict[str, Any] = {
+            "y_scale": float(self.y_scale_),
+            "n_members": len(self.modules_),
+            "best_epochs": [int(e) for e in self.best_epochs_],
+            "spectrum_attrs": attrs,
+        }
+        return arrays, meta
+
+    def _import_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Rebuild the fitted ensemble from :meth:`_export_state` output (no pickle)."""
+        torch = _import_torch()
+        self.energy_ = np.asarray(arrays["energy"], dtype=np.float64)
+        self.y_scale_ = float(meta["y_scale"])
+        self.spectrum_attrs_ = dict(meta.get("spectrum_attrs", {}))
+        self.best_epochs_ = [int(e) for e in meta.get("best_epochs", [])]
+        self.loss_curves_, self.validation_loss_curves_ = [], []
+        # a bundle trained on a GPU still loads on a machine without one
+        device = (torch.device("cpu") if str(self.device).startswith("cuda")
+                  and not torch.cuda.is_available() else _resolve_device(torch, self.device))
+        self.modules_ = []
+        for i in range(int(meta["n_members"])):
+            prefix = f"member{i}."
+            state = {k[len(prefix):]: torch.as_tensor(v) for k, v in arrays.items()
+                     if k.startswith(prefix)}
+            module = build_gnn(n_node_features(), int(self.n_rbf), self.energy_.size,
+                               hidden_channels=int(self.hidden_channels),
+                               n_interactions=int(self.n_interactions), positive=self.positive)
+            module.load_state_dict(state, strict=True)
+            self.modules_.append(module.to(device).eval())
+        self.n_features_in_ = n_node_features()
+
     def _split(self, n: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
         n_val = round(float(self.validation_fraction) * n)
         if n_val < 1 or n - n_val < 1:

@@ -7,6 +7,7 @@ crystals and clusters), ``analytic`` (toy model for tests and teaching).
 """
 
 from ._design import Design, grid, latin_hypercube, param_key
+from ._molecule_design import molecule_design, molecule_params
 from .analytic import AnalyticEngine
 from .base import ENGINES, Engine, get_engine
 from .campaign import CampaignResult, Failure, run_campaign
@@ -34,6 +35,8 @@ __all__ = [
     "grid",
     "iter_qm9",
     "latin_hypercube",
+    "molecule_design",
+    "molecule_params",
     "oxide_prototypes",
     "param_key",
     "parse_xyz",

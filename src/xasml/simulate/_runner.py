@@ -4,6 +4,17 @@ A batch is a list of ``(key, params)``. :func:`run_batch` simulates each set
 and turns every per-set exception into a failure record, so one bad parameter
 set never loses its batch. The executors yield :class:`BatchResult` as batches
 finish; only the caller (the campaign's parent process) writes to disk.
+
+Per-sample labels
+-----------------
+Besides its parameters, each sample keeps the *labels* its engine computed
+(:func:`sample_labels`): every scalar non-dimension coordinate of the returned
+spectrum (numbers or strings; e.g. the TDDFT site properties), and the numeric
+attrs the engine names in an optional class attribute ``sample_attrs`` (e.g.
+FEFF's per-site ``fermi_energy``). The campaign stores them as coordinates on
+``sample``, NaN (or ``""``) where a sample lacks one; a label with the name of
+a parameter is dropped (the parameter is kept). Declared ``sample_attrs`` are
+left out of the dataset attrs, which hold what the whole campaign shares.
 """
 
 from __future__ import annotations
@@ -16,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from ..errors import EngineError
 
-__all__ = ["BatchResult", "EngineSpec", "iter_sync", "run_batch", "warm_up"]
+__all__ = ["BatchResult", "EngineSpec", "iter_sync", "run_batch", "sample_labels", "warm_up"]
 
 Batch = list[tuple[str, dict[str, Any]]]
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -51,6 +63,7 @@ class BatchResult:
     intensity: np.ndarray | None  # (len(keys), n_energy)
     attrs: dict[str, Any]
     failures: list[dict[str, Any]]
+    labels: list[dict[str, Any]] = field(default_factory=list)  # one per key
 
 
 def warm_up(engine: Any) -> None:
@@ -61,8 +74,48 @@ def warm_up(engine: Any) -> None:
         hook()
 
 
-def _json_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in attrs.items() if isinstance(v, (str, int, float)) and k != "source"}
+def _json_attrs(attrs: Mapping[str, Any], skip: Sequence[str] = ()) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in attrs.items()
+        if isinstance(v, (str, int, float)) and k != "source" and k not in skip
+    }
+
+
+def _scalar(value: Any, *, strings: bool) -> int | float | str | None:
+    """A JSON scalar for a label value, or None when it is not one."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return value
+    if strings and isinstance(value, str):
+        return value
+    return None
+
+
+def sample_labels(engine: Any, da: xr.DataArray) -> dict[str, int | float | str]:
+    """Per-sample labels of one simulated spectrum (see module docstring).
+
+    Returns
+    -------
+    dict
+        Scalar non-dimension coordinates (numbers and strings) and the numeric
+        attrs listed in ``engine.sample_attrs``; other values are ignored.
+    """
+    labels: dict[str, int | float | str] = {}
+    for name, coord in da.coords.items():
+        if name in da.dims or coord.ndim != 0:
+            continue
+        value = _scalar(coord.values[()], strings=True)
+        if value is not None:
+            labels[str(name)] = value
+    for name in getattr(engine, "sample_attrs", ()):
+        value = _scalar(da.attrs.get(name), strings=False)
+        if value is not None:
+            labels[str(name)] = value
+    return labels
 
 
 def run_batch(engine: Any, batch: Batch) -> BatchResult:
@@ -71,8 +124,10 @@ def run_batch(engine: Any, batch: Batch) -> BatchResult:
     params: list[dict[str, Any]] = []
     rows: list[np.ndarray] = []
     failures: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
     energy: np.ndarray | None = None
     attrs: dict[str, Any] = {}
+    per_sample = tuple(getattr(engine, "sample_attrs", ()))
     for key, p in batch:
         try:
             da = engine.simulate(p)
@@ -80,12 +135,13 @@ def run_batch(engine: Any, batch: Batch) -> BatchResult:
                 raise EngineError(f"engine returned dims {da.dims}; expected ('energy',)")
             e = np.asarray(da["energy"].values, dtype=float)
             if energy is None:
-                energy, attrs = e, _json_attrs(da.attrs)
+                energy, attrs = e, _json_attrs(da.attrs, per_sample)
             elif not np.array_equal(e, energy):
                 raise EngineError("engine returned another energy grid within one campaign")
             y = np.asarray(da.values, dtype=float)
             if not np.all(np.isfinite(y)):
                 raise EngineError("engine returned non-finite intensities")
+            label = sample_labels(engine, da)
         # A campaign must survive any per-set failure of a third-party engine
         # (numpy LinAlgError, numba errors ...): record it and go on.
         except Exception as exc:
@@ -94,8 +150,9 @@ def run_batch(engine: Any, batch: Batch) -> BatchResult:
         keys.append(key)
         params.append(p)
         rows.append(y)
+        labels.append(label)
     intensity = np.stack(rows) if rows else None
-    return BatchResult(keys, params, energy, intensity, attrs, failures)
+    return BatchResult(keys, params, energy, intensity, attrs, failures, labels)
 
 
 def batches(items: Sequence[tuple[str, dict[str, Any]]], size: int) -> list[Batch]:

@@ -183,9 +183,19 @@ class CampaignStore:
         energy: np.ndarray,
         intensity: np.ndarray,
         attrs: Mapping[str, Any],
+        labels: Sequence[Mapping[str, Any]] | None = None,
     ) -> Path:
-        """Store one finished batch atomically; it is then part of the dataset."""
-        meta = json.dumps({"keys": list(keys), "params": list(params), "attrs": dict(attrs)})
+        """Store one finished batch atomically; it is then part of the dataset.
+
+        ``labels`` are the per-sample labels (one mapping per key) that become
+        coordinates next to the parameters; NaN is written as JSON ``NaN``.
+        """
+        rows = [dict(lab) for lab in labels] if labels is not None else [{} for _ in keys]
+        if len(rows) != len(keys):
+            raise EngineError(f"{len(rows)} label sets for {len(keys)} spectra in one batch")
+        meta = json.dumps(
+            {"keys": list(keys), "params": list(params), "attrs": dict(attrs), "labels": rows}
+        )
         digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
         path = self.parts / f"part-{digest}.npz"
 
@@ -229,10 +239,13 @@ class CampaignStore:
             elif not np.array_equal(energy, e):
                 raise EngineError(f"part {part} has another energy grid than the dataset")
             spec_attrs = spec_attrs or meta["attrs"]
-            for k, p, row in zip(meta["keys"], meta["params"], y, strict=True):
+            # Part files written before labels existed have none.
+            labels = meta.get("labels") or [{} for _ in meta["keys"]]
+            for k, p, lab, row in zip(meta["keys"], meta["params"], labels, y, strict=True):
                 if k not in seen:
                     seen.add(k)
-                    rows.append((order.get(k, len(order)), k, p, row))
+                    # A label named like a parameter is dropped: the design wins.
+                    rows.append((order.get(k, len(order)), k, {**lab, **p}, row))
         rows.sort(key=lambda r: r[0])  # design order (stable for equal ranks)
         if energy is None:
             raise EngineError(f"{self.root}: no energy grid found")

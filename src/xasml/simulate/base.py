@@ -27,6 +27,15 @@ class Engine(Protocol):
     ----------
     name
         Registry name (``"multiplet"``, ``"feff"``, ``"tddft"``).
+
+    Notes
+    -----
+    Per-sample labels reach a campaign's dataset as coordinates on
+    ``sample``: every scalar non-dimension coordinate of the returned spectrum,
+    plus the numeric attrs named in an optional class attribute
+    ``sample_attrs: tuple[str, ...]`` (values that differ between spectra of
+    one campaign, such as FEFF's ``fermi_energy``). Other attrs are taken
+    from the first spectrum as the dataset's shared attrs.
     """
 
     name: str

@@ -4,9 +4,11 @@
 the output dataset does not hold yet, in parallel (Dask, local processes by
 default) or in-process, and stores the spectra as an xarray Dataset in Zarr:
 data variable ``intensity (sample, energy)``, one coordinate per parameter
-on ``sample``, a ``key`` coordinate (hash of the canonical parameter set) and
-provenance in the attrs (engine name, version and settings, design, seed,
-xasml version, created/updated times, a log of runs).
+and per engine-computed label (scalar coordinates of the spectra and declared
+``sample_attrs``, see :mod:`xasml.simulate._runner`) on ``sample``, a
+``key`` coordinate (hash of the canonical parameter set) and provenance in
+the attrs (engine name, version and settings, design, seed, xasml version,
+created/updated times, a log of runs).
 
 Layout and crash safety
 -----------------------
@@ -211,7 +213,9 @@ def run_campaign(
         with _progress(progress, len(todo), provenance.get("engine", "campaign")) as advance:
             for res in _iter_results(spec, provenance, work, scheduler, workers):
                 if res.keys and res.energy is not None and res.intensity is not None:
-                    store.write_part(res.keys, res.params, res.energy, res.intensity, res.attrs)
+                    store.write_part(
+                        res.keys, res.params, res.energy, res.intensity, res.attrs, res.labels
+                    )
                     n_new += len(res.keys)
                 if res.failures:
                     new_failures.extend(res.failures)

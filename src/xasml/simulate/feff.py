@@ -116,6 +116,8 @@ class FeffEngine:
 
     name = "feff"
     version = "1.0"
+    # Per-spectrum attrs that a campaign keeps as per-sample coordinates.
+    sample_attrs = ("site", "fermi_energy", "edge_energy", "n_atoms", "padded_points", "seconds")
 
     def __init__(
         self,

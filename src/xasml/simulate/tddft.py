@@ -27,6 +27,7 @@ first excitation.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -346,6 +347,9 @@ class TDDFTEngine:
         self.window = window
         self.step = step
         self.shifts = shifts
+        # The last calculation, keyed by its params without "site": a campaign of
+        # one parameter set per (molecule, site) then runs each molecule once.
+        self._last: tuple[str, CoreExcitations] | None = None
 
     def provenance(self) -> dict[str, Any]:
         """Engine name, pyscf version and all settings (JSON-serialisable)."""
@@ -376,7 +380,19 @@ class TDDFTEngine:
         return np.linspace(lo, hi, round((hi - lo) / self.step) + 1)
 
     def excitations(self, params: Mapping[str, Any]) -> CoreExcitations:
-        """Run the calculation for ``params`` and return all sticks and site properties."""
+        """Run the calculation for ``params`` and return all sticks and site properties.
+
+        The result of the last call is reused when only ``site`` differs.
+        """
+        rest = {k: v for k, v in params.items() if k != "site"}
+        memo = json.dumps(rest, sort_keys=True, default=repr)
+        if self._last is not None and self._last[0] == memo:
+            return self._last[1]
+        res = self._excitations(params)
+        self._last = (memo, res)
+        return res
+
+    def _excitations(self, params: Mapping[str, Any]) -> CoreExcitations:
         element = str(params.get("element"))
         self.grid(element)
         shift = (self.shifts or {}).get(element, default_shift(self.xc, self.basis, element))
@@ -412,13 +428,13 @@ class TDDFTEngine:
         site = params.get("site", "all")
         if site == "all":
             ks = list(range(len(res.sites)))
-        elif isinstance(site, (int, np.integer)) and not isinstance(site, bool):
-            if int(site) not in res.sites:
+        elif (site := _as_index(site)) is not None:
+            if site not in res.sites:
                 raise ParameterError(
                     f"site {site} is not a {res.element} atom of {res.molecule.name!r}; "
                     f"{res.element} atoms are {list(res.sites)}"
                 )
-            ks = [res.sites.index(int(site))]
+            ks = [res.sites.index(site)]
         else:
             raise ParameterError(f"site must be an atom index or 'all'; found {site!r}")
         return self._to_spectrum(res, ks, params)
@@ -485,8 +501,20 @@ def molecule_from_params(params: Mapping[str, Any]) -> Molecule:
         )
     charge = params.get("charge", 0)
     if given[0] == "qm9_index":
-        return qm9_molecule(params["qm9_index"])
+        index = _as_index(params["qm9_index"])
+        if index is None:
+            raise ParameterError(f"qm9_index must be an integer; found {params['qm9_index']!r}")
+        return qm9_molecule(index)
     if given[0] == "xyz":
         return parse_xyz(str(params["xyz"]), source="params['xyz']", charge=int(charge))
     mol = from_smiles(str(params["smiles"]))
     return mol
+
+
+def _as_index(value: Any) -> int | None:
+    """An integer parameter, or None; campaign designs store numbers as floats (3.0 -> 3)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return None

@@ -1,0 +1,92 @@
+"""``xasml train-forward`` and ``xasml forward``: structure → spectrum graph networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._app import app
+
+
+@app.command("train-forward")
+def train_forward_cmd(
+    dataset: Path = typer.Argument(..., help="TDDFT campaign dataset (.zarr) or FEFF run tree."),
+    out: Path = typer.Option(..., "--out", "-o", help="Bundle directory to write."),
+    n_models: int = typer.Option(3, "--n-models", help="Ensemble members (std needs >= 2)."),
+    max_epochs: int = typer.Option(200, "--max-epochs", help="Most training epochs."),
+    patience: int = typer.Option(20, "--patience", help="Early-stopping patience (epochs)."),
+    cutoff: float = typer.Option(5.0, "--cutoff", help="Edge cutoff (Å)."),
+    cluster_radius: float = typer.Option(6.0, "--cluster-radius", help="Cluster radius (Å)."),
+    hidden: int = typer.Option(64, "--hidden", help="Width of node states."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    overwrite: bool = typer.Option(False, help="Replace an existing bundle."),
+) -> None:
+    """Train a structure → spectrum graph-network ensemble and save it as a bundle.
+
+    Example: xasml train-forward qm9-o.zarr --out qm9-o-forward.bundle --n-models 3
+    """
+    from ..learn import StructureSpectrumRegressor
+    from ..learn.bundle import hash_training_data, save_bundle
+    from ..learn.structure_data import load_structure_dataset
+
+    structures, spectra = load_structure_dataset(dataset)
+    model = StructureSpectrumRegressor(
+        cutoff=cutoff,
+        cluster_radius=cluster_radius,
+        hidden_channels=hidden,
+        n_models=n_models,
+        max_epochs=max_epochs,
+        patience=patience,
+        random_state=seed,
+    ).fit(structures, spectra)
+    element = spectra.attrs.get("element")
+    save_bundle(
+        model,
+        out,
+        energy=model.energy_,
+        targets=[("spectrum", str(spectra.attrs.get("signal", "")))],
+        preprocessing={"input": "structures", "dataset": str(dataset)},
+        training_data_sha256=hash_training_data(spectra.values),
+        extras={"element": "" if element is None else str(element),
+                "n_train": len(structures)},
+        overwrite=overwrite,
+    )
+    typer.echo(f"{out}: {n_models}-member forward model trained on {len(structures)} sites")
+
+
+@app.command("forward")
+def forward_cmd(
+    bundle: Path = typer.Argument(..., help="Bundle from xasml train-forward."),
+    structures: list[Path] = typer.Argument(..., help="xyz files or FEFF inputs (feff.inp)."),
+    out: Path = typer.Option(..., "--out", "-o", help="netCDF file for the spectra."),
+    element: str = typer.Option(None, "--element", help="Absorbing element of xyz files "
+                                "(default: the bundle's)."),
+) -> None:
+    """Predict spectra (ensemble mean and std) of structures with a forward-model bundle.
+
+    Writes a netCDF Dataset with data variables ``intensity`` (mean) and
+    ``intensity_std`` (ensemble standard deviation), dims ``(sample, energy)``.
+    Every atom of the element in an xyz molecule is one sample.
+
+    Example: xasml forward qm9-o-forward.bundle water.xyz methanol.xyz --out pred.nc
+    """
+    import xarray as xr
+
+    from ..errors import ModelError
+    from ..learn import StructureSpectrumRegressor
+    from ..learn.bundle import load_bundle
+    from ..learn.structure_data import read_structure_file
+
+    b = load_bundle(bundle)
+    if not isinstance(b.model, StructureSpectrumRegressor):
+        raise ModelError(f"{bundle} holds a {type(b.model).__name__}, not a forward model")
+    el = element or b.manifest.extras.get("element") or None
+    items = [s for path in structures for s in read_structure_file(path, element=el)]
+    mean, std = b.model.predict_spectra(items)
+    ds = xr.Dataset({"intensity": mean, "intensity_std": std})
+    ds.attrs = {k: v for k, v in mean.attrs.items() if isinstance(v, str | int | float)}
+    ds.attrs["model_bundle"] = str(bundle)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds.to_netcdf(out, engine="h5netcdf")
+    typer.echo(f"{out}: {len(items)} predicted spectra")

@@ -1,0 +1,198 @@
+"""Structure–spectrum pairs for the forward model, from campaign datasets or FEFF trees.
+
+:func:`load_structure_dataset` reads the training data of
+:class:`~xasml.learn.StructureSpectrumRegressor`:
+
+* a TDDFT campaign dataset (``xasml simulate tddft``, Zarr): each sample's
+  molecule is rebuilt from its stored ``qm9_index`` or ``xyz`` parameter and
+  centred on its absorbing atom, the ``site`` parameter (a summed ``"all"``
+  spectrum is used only when the molecule has a single atom of the element,
+  which is then the absorber; other ``"all"`` samples are skipped with a
+  warning);
+* a FEFF run tree (``<material>/FEFF-XANES/<site>_<El>/{feff.inp,xmu.dat}``):
+  each site's cluster from its ``feff.inp``, its ``xmu.dat`` interpolated
+  onto one energy grid.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import FormatError, ParameterError, XasmlWarning
+from .graph import Structure
+
+__all__ = ["load_structure_dataset", "read_structure_file"]
+
+
+def load_structure_dataset(
+    path: str | Path, *, energy: Any = None
+) -> tuple[list[Structure], xr.DataArray]:
+    """Structures and their spectra from a campaign dataset or a FEFF run tree.
+
+    Parameters
+    ----------
+    path
+        A TDDFT campaign dataset directory (``*.zarr`` with ``campaign.json``
+        or ``.zmetadata``) or a FEFF run tree (see module docstring).
+    energy
+        Energy grid (eV) for FEFF spectra, shape ``(n_energy,)``; default: the
+        range all sites share, with as many points as the shortest spectrum.
+        Ignored for campaign datasets (their grid is fixed).
+
+    Returns
+    -------
+    structures : list of Structure
+        One per sample, absorber-centred, labelled ``"<molecule>#<atom>"`` or
+        ``"<material>_<site>"``.
+    spectra : xarray.DataArray
+        ``(sample, energy)``, in the same order, with a ``label`` coordinate.
+
+    Raises
+    ------
+    FormatError
+        ``path`` is neither kind of dataset, or a campaign lacks molecule parameters.
+    """
+    p = Path(path)
+    if p.is_dir() and ((p / "campaign.json").is_file() or (p / ".zmetadata").is_file()):
+        return _from_campaign(p)
+    return _from_feff_tree(p, energy)
+
+
+def read_structure_file(path: str | Path, *, element: str | None = None) -> list[Structure]:
+    """Structures from one ``feff.inp`` (its absorber) or one xyz file.
+
+    An xyz molecule gives one structure per atom of ``element`` (required for
+    xyz files), labelled ``"<file stem>#<atom>"``.
+    """
+    from ..io import read_feff_inp
+    from ..simulate.molecules import read_xyz
+
+    p = Path(path)
+    if p.suffix.lower() == ".xyz":
+        if element is None:
+            raise ParameterError(f"{p}: give the absorbing element for an xyz file")
+        mol = read_xyz(p)
+        sites = mol.sites(element)
+        if not sites:
+            raise FormatError(p, f"the molecule has no {element!r} atom to absorb")
+        return [
+            Structure.from_symbols(mol.symbols, mol.coords, absorber=i, label=f"{p.stem}#{i}")
+            for i in sites
+        ]
+    return [Structure.from_feff_input(read_feff_inp(p), label=p.parent.name or p.stem)]
+
+
+def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
+    from ..simulate.tddft import molecule_from_params
+
+    with xr.open_zarr(path) as opened:
+        ds = opened.load()
+    if "qm9_index" not in ds.coords and "xyz" not in ds.coords:
+        raise FormatError(
+            path, "no 'qm9_index' or 'xyz' coordinate: not a molecular (tddft) campaign dataset"
+        )
+    structures: list[Structure] = []
+    keep: list[int] = []
+    skipped = 0
+    cache: dict[str, Any] = {}
+    for i in range(ds.sizes["sample"]):
+        params = _molecule_params(ds, i)
+        ident = repr(sorted(params.items()))
+        if ident not in cache:
+            cache[ident] = molecule_from_params(params)
+        mol = cache[ident]
+        element = _value(ds, "element", i) or ds.attrs.get("element")
+        atom = _absorber(_value(ds, "site", i), mol.sites(str(element)))
+        if atom is None:
+            skipped += 1
+            continue
+        label = f"{mol.name}#{atom}"
+        structures.append(Structure.from_symbols(mol.symbols, mol.coords, atom, label))
+        keep.append(i)
+    if skipped:
+        warnings.warn(
+            f"{path}: {skipped} summed spectra of molecules with several absorbing atoms "
+            "skipped (the forward model is site-centred; simulate with --site per-site)",
+            XasmlWarning,
+            stacklevel=3,
+        )
+    if not keep:
+        raise FormatError(path, "no sample with a single absorbing site")
+    spectra = ds["intensity"].isel(sample=keep)
+    spectra = spectra.assign_coords(label=("sample", [s.label for s in structures]))
+    spectra.attrs = dict(ds.attrs)
+    return structures, spectra
+
+
+def _value(ds: xr.Dataset, name: str, i: int) -> Any:
+    if name not in ds.coords:
+        return None
+    v = ds[name].values[i]
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _molecule_params(ds: xr.Dataset, i: int) -> dict[str, Any]:
+    index = _value(ds, "qm9_index", i)
+    if isinstance(index, float) and math.isfinite(index):
+        return {"qm9_index": int(index)}
+    xyz = _value(ds, "xyz", i)
+    if isinstance(xyz, str) and xyz:
+        charge = _value(ds, "charge", i)
+        ok = isinstance(charge, float) and math.isfinite(charge)
+        return {"xyz": xyz, "charge": int(charge) if ok else 0}
+    raise FormatError(None, f"sample {i} has neither a qm9_index nor an xyz parameter")
+
+
+def _absorber(site: Any, sites: list[int]) -> int | None:
+    """The absorbing atom of a sample: its ``site`` index, or the only site of ``"all"``."""
+    try:
+        value = float(site)
+    except (TypeError, ValueError):
+        value = math.nan  # "all" (or missing)
+    if math.isfinite(value):
+        return int(value)
+    return sites[0] if len(sites) == 1 else None
+
+
+def _from_feff_tree(path: Path, energy: Any) -> tuple[list[Structure], xr.DataArray]:
+    from ..datamodel import stack
+    from ..io import read_feff_inp
+    from ..io._feff import _find_sites, read_xmu
+
+    if not path.is_dir():
+        raise FormatError(path, "expected a campaign dataset or a FEFF run tree directory")
+    structures: list[Structure] = []
+    curves: list[tuple[np.ndarray, np.ndarray]] = []
+    materials: list[str] = []
+    site_index: list[int] = []
+    for site in _find_sites(path):
+        if not (site.folder / "xmu.dat").is_file():
+            continue
+        mu = read_xmu(site.folder / "xmu.dat", element=site.absorber)
+        curves.append((np.asarray(mu["energy"].values, float), np.asarray(mu.values, float)))
+        label = f"{site.material_id}_{site.index}"
+        inp = read_feff_inp(site.folder / "feff.inp")
+        structures.append(Structure.from_feff_input(inp, label=label))
+        materials.append(site.material_id)
+        site_index.append(site.index)
+    if not structures:
+        raise FormatError(path, "no FEFF site folder with feff.inp and xmu.dat")
+    if energy is None:
+        lo = max(e[0] for e, _ in curves)
+        hi = min(e[-1] for e, _ in curves)
+        if not hi > lo:
+            raise FormatError(path, "the sites' energy ranges do not overlap; pass energy=")
+        grid = np.linspace(lo, hi, min(e.size for e, _ in curves))
+    else:
+        grid = np.asarray(energy, dtype=float)
+    values = np.stack([np.interp(grid, e, y) for e, y in curves])
+    labels = {"label": [s.label for s in structures], "material_id": materials,
+              "site": site_index}
+    return structures, stack(grid, values, labels=labels, technique="XAS", edge="K",
+                             source=f"feff tree {path}")

@@ -1,0 +1,116 @@
+"""Forward-model bundles (StructureSpectrumRegressor) and the train-forward/forward CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+pytest.importorskip("torch_geometric")
+
+from xasml.cli import main
+from xasml.errors import ModelError
+from xasml.learn import Structure, StructureSpectrumRegressor
+from xasml.learn.bundle import load_bundle, save_bundle
+from xasml.learn.structure_data import load_structure_dataset
+
+H2O = "3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n"
+H2CO = "4\nformaldehyde\nC 0 0 -0.529\nO 0 0 0.676\nH 0 0.935 -1.112\nH 0 -0.935 -1.112\n"
+CH3OH = (
+    "6\nmethanol\nC -0.0465 0.6649 0\nO -0.0465 -0.7593 0\nH -1.0853 0.9876 0\n"
+    "H 0.4379 1.0739 0.8897\nH 0.4379 1.0739 -0.8897\nH 0.8686 -1.0813 0\n"
+)
+
+
+def _toy(n: int = 8) -> tuple[list[Structure], np.ndarray]:
+    rng = np.random.default_rng(0)
+    structures = [
+        Structure(np.array([8, 1, 1]), np.array([[0, 0, 0], [0.96 + 0.02 * k, 0, 0],
+                                                [0, 0.96, 0.1 * k]]), 0, f"s{k}")
+        for k in range(n)
+    ]
+    y = np.abs(rng.normal(size=(n, 12))) + 0.1
+    return structures, y
+
+
+def test_bundle_round_trip_predictions_identical(tmp_path):
+    s, y = _toy()
+    model = StructureSpectrumRegressor(n_models=2, max_epochs=3, hidden_channels=16,
+                                       n_rbf=8, random_state=0, device="cpu").fit(s, y)
+    path = save_bundle(model, tmp_path / "fwd.bundle", energy=model.energy_)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["model"]["class"] == "StructureSpectrumRegressor"
+    assert manifest["model"]["params"]["n_models"] == 2
+    assert not (path / "model.skops").exists()  # weights only: nothing to unpickle
+    loaded = load_bundle(path).model
+    mean, std = model.predict(s, return_std=True)
+    mean2, std2 = loaded.predict(s, return_std=True)
+    np.testing.assert_array_equal(mean2, mean)
+    np.testing.assert_array_equal(std2, std)
+    assert std.max() > 0  # two members differ
+    np.testing.assert_array_equal(loaded.energy_, model.energy_)
+
+
+def test_bundle_refuses_a_class_outside_the_allow_list(tmp_path):
+    s, y = _toy(4)
+    model = StructureSpectrumRegressor(max_epochs=1, hidden_channels=8, n_rbf=4,
+                                       random_state=0, device="cpu").fit(s, y)
+    path = save_bundle(model, tmp_path / "b", energy=model.energy_)
+    m = json.loads((path / "manifest.json").read_text())
+    m["model"]["class"] = "Popen"
+    (path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ModelError, match="unknown network class 'Popen'"):
+        load_bundle(path)
+
+
+def test_train_forward_and_forward_cli(tmp_path, capsys):
+    pytest.importorskip("pyscf")
+    files = []
+    for name, text in (("water", H2O), ("formaldehyde", H2CO), ("methanol", CH3OH)):
+        files.append(tmp_path / f"{name}.xyz")
+        files[-1].write_text(text)
+    data = tmp_path / "mol.zarr"
+    argv = ["simulate", "tddft", "--element", "O", "--site", "per-site", "--basis", "6-31g"]
+    argv += ["--shift", "14", "--out", str(data), "--workers", "0", "--no-progress"]
+    for p in files:
+        argv += ["--xyz", str(p)]
+    assert main(argv) == 0
+    structures, spectra = load_structure_dataset(data)
+    assert [s.label for s in structures] == ["water#0", "formaldehyde#1", "methanol#1"]
+    assert [int(s.numbers[s.absorber]) for s in structures] == [8, 8, 8]
+    assert spectra.dims == ("sample", "energy") and spectra.sizes["sample"] == 3
+
+    bundle = tmp_path / "fwd.bundle"
+    assert main(["train-forward", str(data), "--out", str(bundle), "--n-models", "2",
+                 "--max-epochs", "3", "--hidden", "16"]) == 0
+    out = tmp_path / "pred.nc"
+    assert main(["forward", str(bundle), str(files[0]), str(files[2]), "--out", str(out)]) == 0
+    assert "2 predicted spectra" in capsys.readouterr().out
+    pred = xr.open_dataset(out, engine="h5netcdf").load()
+    assert pred["intensity"].dims == ("sample", "energy")
+    assert list(pred["label"].values) == ["water#0", "methanol#1"]
+    np.testing.assert_allclose(pred["energy"].values, spectra["energy"].values)
+    # The file holds exactly the bundle's ensemble mean and std.
+    model = load_bundle(bundle).model
+    mean, std = model.predict([structures[0], structures[2]], return_std=True)
+    np.testing.assert_allclose(pred["intensity"].values, mean, rtol=1e-12)
+    np.testing.assert_allclose(pred["intensity_std"].values, std, rtol=1e-12)
+
+
+def test_feff_tree_structures_and_common_grid(shared_data):
+    tree = shared_data / "formats" / "feff" / "mp-1021507"
+    structures, spectra = load_structure_dataset(tree)
+    assert [s.label for s in structures] == ["mp-1021507_3", "mp-1021507_4", "mp-1021507_5"]
+    assert all(s.numbers[s.absorber] == 29 for s in structures)  # Cu absorbers
+    assert spectra.sizes["sample"] == 3 and np.all(np.isfinite(spectra.values))
+    # The default grid lies inside every site's FEFF range.
+    from xasml.io._feff import read_xmu
+
+    for s, row in zip(structures, spectra.values, strict=True):
+        folder = tree / "FEFF-XANES" / f"{int(s.label.rsplit('_', 1)[1]):03d}_Cu"
+        mu = read_xmu(folder / "xmu.dat")
+        e = spectra["energy"].values
+        assert mu["energy"].values[0] <= e[0] and e[-1] <= mu["energy"].values[-1]
+        np.testing.assert_allclose(row, np.interp(e, mu["energy"].values, mu.values))
