@@ -171,3 +171,33 @@ def test_balanced_class_weight_lifts_minority_recall():
         pred = SpectrumMLPClassifier(class_weight=cw, **kw).fit(X, labels).predict(X)
         recall[cw] = np.mean(pred[labels == "tet"] == "tet")
     assert recall["balanced"] > recall[None] + 0.3, recall
+
+
+def test_mlp_predict_matches_float64_reference_and_keeps_torch_state(linear_data):
+    # Batched float32 inference equals the network evaluated in float64 from its
+    # weights (to float32 rounding), across batch borders; threads and RNG untouched.
+    import torch
+
+    from xasml.learn import _torch_base
+
+    X, y = linear_data
+    model = SpectrumMLPRegressor(hidden_layer_sizes=(16, 8), dropout=0.5, max_epochs=3,
+                                 n_threads=1, random_state=0).fit(X, y)
+    w = {k: v.double().numpy() for k, v in model.module_.state_dict().items()}
+    layers = sorted({k.split(".")[0] for k in w}, key=int)
+    h = (X - model.x_mean_) / model.x_scale_
+    for i, name in enumerate(layers):
+        h = h @ w[f"{name}.weight"].T + w[f"{name}.bias"]
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    want = h * model.y_scale_ + model.y_mean_
+    threads, state = torch.get_num_threads(), torch.random.get_rng_state()
+    old = _torch_base._PREDICT_BATCH
+    _torch_base._PREDICT_BATCH = 7  # many batches, the last one partial
+    try:
+        got = model.predict(X)
+    finally:
+        _torch_base._PREDICT_BATCH = old
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    assert torch.get_num_threads() == threads
+    assert torch.equal(torch.random.get_rng_state(), state)

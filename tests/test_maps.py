@@ -240,3 +240,28 @@ def test_alignment_refuses_implausible_shift(phantom):
     od = optical_density(phantom.counts, i0=phantom.i0)
     with pytest.raises(SpectrumError, match="max_shift"):
         align_frames(od, max_shift=0.1)
+
+
+def test_small_chunks_threads_and_invalid_pixels_give_the_same_maps(prepared, predictor, result):
+    # Chunk-by-chunk validity: NaN pixels and masked pixels straddling chunk borders
+    # are skipped; every other pixel equals the one-chunk result. The map path never
+    # builds the nearest-training-spectrum index (only the OOD score is needed).
+    od = prepared.od.copy()
+    od[0, 5, 3] = np.nan
+    od[1, :, :] = np.nan  # one whole chunk of 64 pixels invalid
+    mask = prepared.mask.mask.values.copy()
+    mask[2, 10:40] = False
+    predictor._index = None
+    ds = apply_bundle(predictor, od, mask=mask, chunk_size=64, n_threads=1)
+    assert predictor._index is None
+    want = mask & np.isfinite(od.values).all(axis=-1)
+    np.testing.assert_array_equal(ds["mask"].values, want)
+    for name in ("charge", "charge_p_3", "tendq", "tendq_lo", "ood_score"):
+        np.testing.assert_allclose(ds[name].values[want], result[name].values[want],
+                                   atol=1e-9, err_msg=name)
+        assert np.isnan(ds[name].values[~want]).all()
+
+
+def test_bad_n_threads_is_refused(prepared, predictor):
+    with pytest.raises(ParameterError, match="n_threads"):
+        apply_bundle(predictor, prepared.od, n_threads=0)

@@ -67,6 +67,22 @@ def test_ood_score_is_exact_knn_distance_with_full_pca():
     np.testing.assert_allclose(det.score_samples(Xq), d, rtol=1e-6)
 
 
+@pytest.mark.parametrize("n_components", [3, 40])  # KD-tree and brute-force search
+def test_ood_score_matches_reference_formula(n_components):
+    # s = sqrt(d_k**2 + r**2) with d_k the k-th neighbour distance in PCA space and r
+    # the explicit reconstruction error; the fast path (norm identity, tree) is exact.
+    X, _ = k_edge_set(300, seed=5)
+    Xq, _ = k_edge_set(40, seed=6)
+    Xq = np.vstack([Xq, Xq[:5] * 3.0])  # a few far-away spectra too
+    det = OODDetector(n_neighbors=4, n_components=n_components, quantile=0.9)
+    det.fit(X, X_calib=Xq[:20])
+    z = (Xq - det.center_) / det.scale_
+    t = z @ det.components_.T
+    r = np.linalg.norm(z - t @ det.components_, axis=1)
+    d = np.sort(cdist(t, det.train_embedding_), axis=1)[:, 3]
+    np.testing.assert_allclose(det.score_samples(Xq), np.hypot(d, r), rtol=1e-9)
+
+
 def test_ood_json_round_trip(splits):
     X, _ = splits["train"]
     det = OODDetector(quantile=0.9).fit(X)

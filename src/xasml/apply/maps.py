@@ -21,6 +21,8 @@ user's mask). Masked pixels hold NaN in every map.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,28 @@ def _resampler(src: np.ndarray, dst: np.ndarray, max_step_ratio: float) -> Any:
     lo = hi - 1
     w = np.clip((dst - src[lo]) / (src[hi] - src[lo]), 0.0, 1.0)
     return lo, hi, w
+
+
+@contextlib.contextmanager
+def _thread_limit(n_threads: int | None) -> Iterator[None]:
+    """Cap BLAS/OpenMP and (if loaded) torch at ``n_threads`` for the block, then restore."""
+    if n_threads is None:
+        yield
+        return
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    old = torch.get_num_threads() if torch is not None else None
+    try:
+        with threadpool_limits(limits=int(n_threads)):
+            if torch is not None:
+                torch.set_num_threads(int(n_threads))
+            yield
+    finally:
+        if torch is not None and old is not None:
+            torch.set_num_threads(old)
 
 
 class _Engine:
@@ -121,15 +145,21 @@ class _Engine:
         """``(ny, nx, n_energy)`` stack block → ``(ny, nx, n_outputs)``."""
         ny, nx, ne = values.shape
         X = values.reshape(-1, ne)
-        valid = np.isfinite(X).all(axis=1)
-        if mask is not None:
-            valid &= np.asarray(mask, dtype=bool).reshape(-1)
+        keep = None if mask is None else np.asarray(mask, dtype=bool).reshape(-1)
         out = np.full((X.shape[0], len(self.names)), np.nan)
         out[:, -1] = 0.0
-        idx = np.flatnonzero(valid)
-        for start in range(0, idx.size, self.chunk):
-            sel = idx[start:start + self.chunk]
-            out[sel] = self.rows(self.prepare(np.asarray(X[sel], dtype=float)))
+        # Validity is checked chunk by chunk so no (n_pixels, n_energy) temporary is made.
+        for start in range(0, X.shape[0], self.chunk):
+            stop = min(start + self.chunk, X.shape[0])
+            block = X[start:stop]
+            valid = np.isfinite(block).all(axis=1)
+            if keep is not None:
+                valid &= keep[start:stop]
+            if valid.all():
+                out[start:stop] = self.rows(self.prepare(np.asarray(block, dtype=float)))
+            elif valid.any():
+                sel = np.flatnonzero(valid)
+                out[start + sel] = self.rows(self.prepare(np.asarray(block[sel], dtype=float)))
         return out.reshape(ny, nx, -1)
 
 
@@ -143,6 +173,7 @@ def apply_bundle(
     chunk_size: int = 65536,
     max_step_ratio: float = 4.0,
     device: str | None = None,
+    n_threads: int | None = None,
 ) -> xr.Dataset:
     """Predict every pixel of a map with a workflow bundle, with intervals and OOD flags.
 
@@ -169,6 +200,11 @@ def apply_bundle(
         Refuse stacks whose energy gaps inside the model range exceed this many model steps.
     device
         Device for the networks when ``bundle`` is a path (e.g. ``"cpu"``).
+    n_threads
+        CPU threads for the numerical libraries (BLAS/OpenMP via threadpoolctl, and
+        torch) while a numpy-backed map is computed; ``None`` leaves them as they
+        are. A network's own ``n_threads`` still applies inside its forward pass.
+        Dask-backed maps are computed later by dask's scheduler and ignore it.
 
     Returns
     -------
@@ -189,6 +225,9 @@ def apply_bundle(
     m = as_map(stack)
     if chunk_size < 1:
         raise ParameterError(f"chunk_size must be >= 1; found {chunk_size}")
+    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(
+            n_threads, int | np.integer) or n_threads < 1):
+        raise ParameterError(f"n_threads must be None or an int >= 1; found {n_threads!r}")
     pred.check_identity(m)
     c = pred.confidence if confidence is None else float(confidence)
     eng = _Engine(pred, np.asarray(m[ENERGY].values, dtype=float), c, trust, chunk_size,
@@ -214,7 +253,8 @@ def apply_bundle(
         out: Any = dsk.map_blocks(fn, *args, dtype=float,
                                   chunks=(data.chunks[0], data.chunks[1], (n_out,)))
     else:
-        out = eng.block(m.values, mask_arr)
+        with _thread_limit(n_threads):
+            out = eng.block(m.values, mask_arr)
     coords = {d: m[d] for d in ("y", "x")}
     ds = xr.Dataset({name: (("y", "x"), out[:, :, k]) for k, name in enumerate(eng.names)},
                     coords=coords)

@@ -113,6 +113,26 @@ def _torch_session(torch: Any, n_threads: int | None, device: Any) -> Iterator[N
             torch.set_num_threads(old)
 
 
+@contextlib.contextmanager
+def _inference_session(torch: Any, n_threads: int | None) -> Iterator[None]:
+    """Thread count and ``inference_mode`` for one predict, then restore the count.
+
+    Unlike :func:`_torch_session` the RNG is not forked: a module in eval mode draws
+    no random numbers. The thread count is only touched when it differs, since
+    resizing the OpenMP pool on every call is costly.
+    """
+    old = torch.get_num_threads()
+    change = n_threads is not None and int(n_threads) != old
+    if change:
+        torch.set_num_threads(int(n_threads))  # type: ignore[arg-type]
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        if change:
+            torch.set_num_threads(old)
+
+
 class _TorchSpectrumEstimator(BaseEstimator):
     """Base of the spectrum networks; holds the single training loop.
 
@@ -281,15 +301,18 @@ class _TorchSpectrumEstimator(BaseEstimator):
         X = self._check_X(X, reset=False)
         torch = _import_torch()
         param = next(self.module_.parameters())
-        xs = (X - self.x_mean_) / self.x_scale_
         out = []
-        with _torch_session(torch, self.n_threads, param.device), torch.no_grad():
+        with _inference_session(torch, self.n_threads):
             self.module_.eval()
-            for start in range(0, max(len(xs), 1), _PREDICT_BATCH):
-                chunk = torch.as_tensor(xs[start:start + _PREDICT_BATCH],
-                                        dtype=torch.float32, device=param.device)
-                out.append(self.module_(chunk).cpu().numpy().astype(np.float64))
-        return np.concatenate(out, axis=0)
+            # Few large batches: each batch is a parallel region per layer, and thread
+            # wake-ups dominate small batches when the cores are shared.
+            batch = _PREDICT_BATCH * max(1, torch.get_num_threads())
+            for start in range(0, max(len(X), 1), batch):
+                # Standardise in float64 per batch (as in fit), then one cast to float32.
+                xs = ((X[start:start + batch] - self.x_mean_) / self.x_scale_)
+                chunk = torch.from_numpy(xs.astype(np.float32)).to(param.device)
+                out.append(self.module_(chunk).cpu().numpy())
+        return np.concatenate(out, axis=0).astype(np.float64)
 
     # --- state for model bundles (safetensors + JSON) ---------------------
     def _export_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

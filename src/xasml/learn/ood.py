@@ -46,6 +46,7 @@ from ._trust_checks import as_features, check_confidence, check_fraction, check_
 
 __all__ = ["OODDetector"]
 
+_KD_TREE_MAX_DIM = 15  # the switch point scikit-learn's algorithm="auto" uses
 _STATE = ("center_", "scale_", "components_", "train_embedding_", "calibration_scores_")
 
 
@@ -171,7 +172,11 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
         )
 
     def _build_index(self) -> None:
-        self._index = NearestNeighbors(n_neighbors=int(self.n_neighbors))
+        # Exact search either way: a KD-tree prunes well in a few dimensions; beyond
+        # _KD_TREE_MAX_DIM it degenerates and the GEMM-based brute force is faster.
+        dim = int(np.shape(self.train_embedding_)[1])
+        algorithm = "kd_tree" if dim <= _KD_TREE_MAX_DIM else "brute"
+        self._index = NearestNeighbors(n_neighbors=int(self.n_neighbors), algorithm=algorithm)
         self._index.fit(self.train_embedding_)
 
     def calibrate(self, X_calib: Any, quantile: float | None = None) -> OODDetector:
@@ -215,13 +220,18 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "train_embedding_")
         arr, _ = as_features(X, "X")
         check_n_features(arr, self.n_features_in_, "X")
-        z = (arr - self.center_) / self.scale_
+        z = arr - self.center_
+        z /= self.scale_
         t = z @ self.components_.T
-        residual = np.linalg.norm(z - t @ self.components_, axis=1)
+        # The principal axes are orthonormal, so the squared distance to the subspace
+        # is ||z||^2 - ||t||^2: no (n, n_features) reconstruction is formed.
+        r2 = np.einsum("ij,ij->i", z, z)
+        r2 -= np.einsum("ij,ij->i", t, t)
+        np.maximum(r2, 0.0, out=r2)
         if not hasattr(self, "_index"):
             self._build_index()
         dist, _ = self._index.kneighbors(t)
-        return np.sqrt(dist[:, -1] ** 2 + residual**2)
+        return np.sqrt(dist[:, -1] ** 2 + r2)
 
     def predict(self, X: Any) -> np.ndarray:
         """Boolean flags, shape ``(n_samples,)``: ``True`` where out of distribution."""
