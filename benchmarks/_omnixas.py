@@ -1,0 +1,160 @@
+"""Reading the OmniXAS Cu FEFF set (shared by the Cu benchmarks).
+
+Data: ``../shared/data/feff-cu-omnixas.tar.gz`` (5,299 Cu K-edge FEFF 9.9.1 site
+spectra with their POSCARs). :func:`extract` unpacks it once into a cache folder
+(never the repository); :func:`load_sites` reads every site through the FEFF
+run-tree reader onto a grid of E − E_F and attaches labels from a callback;
+:func:`oxidation_labels` gives each site's Cu oxidation state from its POSCAR with
+the project's label code (bond valence, charge-balance fallback).
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "feff-cu-omnixas.tar.gz"
+TOP = "feff-cu-omnixas"
+GRID = np.linspace(-3.5, 60.0, 160)  # eV relative to the Fermi level
+
+# labels(spectrum, feff.inp) -> {coord: value} or None to leave the site out
+Labeller = Callable[[xr.DataArray, Any], dict[str, Any] | None]
+
+
+def extract(archive: Path, cache: Path, *, max_materials: int | None = None) -> Path:
+    """Unpack the archive under ``cache`` once (a ``.complete`` marker records success).
+
+    ``max_materials`` unpacks only the first materials met in the archive (for tests).
+    """
+    root = cache / TOP
+    marker = root / ".complete"
+    if max_materials is None and marker.is_file():
+        return root
+    cache.mkdir(parents=True, exist_ok=True)
+    seen: list[str] = []
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar:
+            parts = Path(member.name).parts
+            if max_materials is not None:
+                if len(parts) < 3 or parts[1] != "structures_and_spectra":
+                    continue
+                if parts[2] not in seen:
+                    if len(seen) >= max_materials:
+                        break
+                    seen.append(parts[2])
+            tar.extract(member, cache, filter="data")
+    if max_materials is None:
+        marker.touch()
+    return root
+
+
+def split_of(root: Path) -> dict[str, str]:
+    """OmniXAS split of each site id ``<mp-id>_<site:03d>``: train, val or test."""
+    out: dict[str, str] = {}
+    for name in ("train", "val", "test"):
+        f = root / "splits" / f"Cu_FEFF_{name}.txt"
+        if f.is_file():
+            out.update({line.strip(): name for line in f.read_text().split() if line.strip()})
+    return out
+
+
+def load_sites(root: Path, labeller: Labeller, *, grid: np.ndarray = GRID,
+               absolute: bool = False) -> xr.DataArray:
+    """Read every site, label it with ``labeller`` and put it on ``grid`` (E − E_F, eV).
+
+    With ``absolute=True`` the grid is FEFF's absolute photon energy ``omega``
+    (eV; keeps FEFF's chemical shift) and points below a spectrum's first one
+    take its first value (FEFF starts ≈ 3.8 eV below E_F).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(sample, energy)`` with the labeller's coords plus ``material_id``, ``site``
+        and ``split`` (``train``/``val``/``test`` or ``none``); sample ids
+        ``<mp-id>_<site:03d>``.
+    """
+    from xasml.datamodel import stack
+    from xasml.errors import XasmlWarning
+    from xasml.io import read_feff_inp
+    from xasml.io._feff import read_all
+    from xasml.learn.workflow import resample
+    from xasml.preprocess import resample as resample_edge
+
+    with warnings.catch_warnings():
+        # Two sites of mp-1101124 have no xmu.dat; the reader names them in a warning.
+        warnings.simplefilter("ignore", XasmlWarning)
+        spectra = read_all(root / "structures_and_spectra")
+    split = split_of(root)
+    rows, ids = [], []
+    labels: dict[str, list[Any]] = {"material_id": [], "site": [], "split": []}
+    for sp in spectra:
+        inp = read_feff_inp(Path(sp.attrs["source"]).parent / "feff.inp")
+        extra = labeller(sp, inp)
+        if extra is None:
+            continue
+        mu = sp.drop_vars(["k", "mu0", "chi"])
+        if absolute:
+            rows.append(resample_edge(mu, grid, outside="edge").values)
+        else:
+            rel = mu.assign_coords(energy=mu["energy"].values - sp.attrs["e_fermi"])
+            rows.append(resample(rel, grid).values)
+        sid = f"{sp.attrs['material_id']}_{int(sp.attrs['site']):03d}"
+        ids.append(sid)
+        for k, v in extra.items():
+            labels.setdefault(k, []).append(v)
+        labels["material_id"].append(sp.attrs["material_id"])
+        labels["site"].append(int(sp.attrs["site"]))
+        labels["split"].append(split.get(sid, "none"))
+    da = stack(grid, np.array(rows), labels={k: np.asarray(v) for k, v in labels.items()},
+               element="Cu", edge="K", technique="XAS", signal="mu")
+    return da.assign_coords(sample=np.array(ids))
+
+
+def oxidation_labels(root: Path, cache_file: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Oxidation state of every Cu site from its material's POSCAR.
+
+    Uses :func:`xasml.simulate.structures.oxidation_states` (pymatgen BVAnalyzer;
+    when it fails, the charge-balance rule, which emits an ``XasmlWarning``: here
+    recorded as ``method="charge_balance"``). Materials where both fail get no entry.
+
+    Returns
+    -------
+    dict
+        ``{"<mp-id>_<site:03d>": {"oxidation_state": float, "method": str}}`` for the
+        Cu sites of each POSCAR; cached as JSON in ``cache_file`` when given.
+    """
+    from pymatgen.core import Structure
+
+    from xasml.errors import ParameterError, XasmlWarning
+    from xasml.simulate.structures import oxidation_states
+
+    if cache_file is not None and cache_file.is_file():
+        return dict(json.loads(cache_file.read_text()))
+    out: dict[str, dict[str, Any]] = {}
+    for d in sorted((root / "structures_and_spectra").iterdir()):
+        poscar = d / "POSCAR"
+        if not poscar.is_file():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s = Structure.from_file(poscar)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", XasmlWarning)
+            try:
+                states, method = oxidation_states(s)
+            except ParameterError:
+                continue
+        for i, site in enumerate(s):
+            if site.specie.symbol == "Cu":
+                out[f"{d.name}_{i:03d}"] = {"oxidation_state": states[i], "method": method}
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(out))
+    return out
