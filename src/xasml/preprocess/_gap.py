@@ -219,10 +219,10 @@ def fit_shift_broadening(
     for i, fw in enumerate(w):
         ys = np.asarray((broaden(sim, fw) if fw > 0 else sim).values, float)
         rmse[i] = np.sqrt(np.mean((_shifted(es, ys, x, shifts) - yt) ** 2, axis=1))
-    i, j = np.unravel_index(int(np.argmin(rmse)), rmse.shape)
-    fw = _parabola(w, rmse[:, j], int(i)) if w.size > 2 else float(w[i])
-    return ShiftBroadening(shift=_parabola(shifts, rmse[i], int(j)),
-                           fwhm=float(np.clip(fw, w[0], w[-1])), rmse=float(rmse[i, j]))
+    bi, bj = (int(v) for v in np.unravel_index(int(np.argmin(rmse)), rmse.shape))
+    fw = _parabola(w, rmse[:, bj], bi) if w.size > 2 else float(w[bi])
+    return ShiftBroadening(shift=_parabola(shifts, rmse[bi], bj),
+                           fwhm=float(np.clip(fw, w[0], w[-1])), rmse=float(rmse[bi, bj]))
 
 
 def fit_domain_gap(
@@ -273,5 +273,5 @@ def fit_domain_gap(
             x = _rows(harmonize(base, grid, align=align, shift=float(sh)))
             d2 = (meas**2).sum(1)[:, None] - 2 * meas @ x.T + (x**2).sum(1)[None, :]
             score[i, j] = float(np.median(np.sqrt(np.maximum(d2.min(1), 0) / x.shape[1])))
-    i, j = np.unravel_index(int(np.argmin(score)), score.shape)
-    return DomainGap(fwhm=float(w[i]), shift=float(s[j]), fwhms=w, shifts=s, score=score)
+    bi, bj = (int(v) for v in np.unravel_index(int(np.argmin(score)), score.shape))
+    return DomainGap(fwhm=float(w[bi]), shift=float(s[bj]), fwhms=w, shifts=s, score=score)
