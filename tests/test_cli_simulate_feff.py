@@ -91,3 +91,28 @@ def test_feff_campaign_cro4_continues_past_bad_files(tmp_path: Path, capsys) -> 
     assert main(["simulate", "feff", str(xyz), "-e", "Cr", "--charge", "-2", "-o", str(out),
                  *TINY]) == 0
     assert "0 new spectra, 1 in the dataset" in capsys.readouterr().out
+
+
+def test_failed_sites_are_named_and_the_rest_is_kept(tmp_path: Path, capsys, monkeypatch) -> None:
+    from xasml.datamodel import spectrum
+    from xasml.errors import EngineError
+    from xasml.simulate.feff import FeffEngine
+
+    def fake(self: FeffEngine, params: dict) -> object:  # no FEFF: fail on CrO2, pass CrO4
+        if "rutile" in params["label_name"]:
+            raise EngineError("FEFF failed for site 0 (Cr) of CrO2 in stage pot")
+        return spectrum(self.energy, np.linspace(0.0, 1.0, self.n_energy), element="Cr",
+                        edge="K", signal="mu")
+
+    monkeypatch.setattr(FeffEngine, "simulate", fake)
+    out = tmp_path / "ox.zarr"
+    argv = ["simulate", "oxides", "--elements", "Cr", "--prototype", "oxoanion",
+            "--prototype", "rutile", "--n", "2", "-o", str(out), *TINY]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "2 structures, 2 sites; 1 new spectra" in captured.out
+    err = captured.err.splitlines()
+    assert err[0].startswith("xasml: error: rutile-CrO2-Cr site 0: ") and "stage pot" in err[0]
+    assert "1 of 2 sites failed" in err[-1]
+    ds = xr.open_zarr(out)
+    assert ds.sizes["sample"] == 1 and str(ds["label_name"].values[0]) == "oxoanion-CrO4-Cr"

@@ -7,7 +7,13 @@ import pytest
 
 from xasml.datamodel import spectrum, stack
 from xasml.errors import ParameterError
-from xasml.preprocess import broaden, fit_domain_gap, fit_shift_broadening, harmonize
+from xasml.preprocess import (
+    broaden,
+    edge_slope_fwhm,
+    fit_domain_gap,
+    fit_shift_broadening,
+    harmonize,
+)
 from xasml.preprocess._synthetic import synthetic_kedge
 
 
@@ -52,6 +58,18 @@ def test_domain_gap_picks_the_true_width_and_shift_without_labels() -> None:
     rel = np.arange(-10.0, 40.0, 0.5)
     gap = fit_domain_gap(sims, meas, rel, fwhms=(0.0, 1.0, 2.0, 3.0), normalize_measured=False)
     assert gap.fwhm == 2.0 and gap.score.shape == (4, 1)
+
+
+def test_edge_slope_fwhm_recovers_the_instrument_width() -> None:
+    e = np.arange(8950.0, 9060.0, 0.2)
+    wls = np.linspace(2.0, 9.0, 8)
+    sims = stack(e, np.array([_sharp(e, wl=w) for w in wls]), labels={"wl": wls},
+                 element="Cu", edge="K", signal="mu")
+    meas = broaden(sims.isel(sample=[1, 4, 6]), 1.5)
+    meas = meas.assign_coords(energy=meas["energy"].values - 4.0)  # calibration is irrelevant
+    fw = edge_slope_fwhm(sims, meas, normalize_measured=False)
+    assert fw == pytest.approx(1.5, abs=0.2)
+    assert edge_slope_fwhm(sims, sims, normalize_measured=False) == pytest.approx(0.0, abs=0.1)
 
 
 def test_harmonize_normalises_and_aligns_a_measured_edge() -> None:

@@ -9,7 +9,14 @@ from ._align import align_at_excitation, align_edge, align_to_reference, estimat
 from ._augment import augment
 from ._broaden import Profile, broaden
 from ._edge import find_e0, normalize_edge
-from ._gap import DomainGap, ShiftBroadening, fit_domain_gap, fit_shift_broadening, harmonize
+from ._gap import (
+    DomainGap,
+    ShiftBroadening,
+    edge_slope_fwhm,
+    fit_domain_gap,
+    fit_shift_broadening,
+    harmonize,
+)
 from ._grid import KIYOHARA_GRID, Outside, kiyohara_grid, resample
 from ._smooth import derivative, scale, smooth
 from .transformers import AlignEdge, Broaden, Normalize, Resample, Smooth
@@ -31,6 +38,7 @@ __all__ = [
     "augment",
     "broaden",
     "derivative",
+    "edge_slope_fwhm",
     "estimate_shift",
     "find_e0",
     "fit_domain_gap",
