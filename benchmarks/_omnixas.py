@@ -117,44 +117,92 @@ def load_sites(root: Path, labeller: Labeller, *, grid: np.ndarray = GRID,
     return da.assign_coords(sample=np.array(ids))
 
 
-def oxidation_labels(root: Path, cache_file: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Oxidation state of every Cu site from its material's POSCAR.
+def _material_states(poscar: Path, timeout: float) -> tuple[list[float], str] | str:
+    """Oxidation states of one POSCAR, or the reason there are none."""
+    import signal
 
-    Uses :func:`xasml.simulate.structures.oxidation_states` (pymatgen BVAnalyzer;
-    when it fails, the charge-balance rule, which emits an ``XasmlWarning``: here
-    recorded as ``method="charge_balance"``). Materials where both fail get no entry.
-
-    Returns
-    -------
-    dict
-        ``{"<mp-id>_<site:03d>": {"oxidation_state": float, "method": str}}`` for the
-        Cu sites of each POSCAR; cached as JSON in ``cache_file`` when given.
-    """
     from pymatgen.core import Structure
 
     from xasml.errors import ParameterError, XasmlWarning
     from xasml.simulate.structures import oxidation_states
 
-    if cache_file is not None and cache_file.is_file():
-        return dict(json.loads(cache_file.read_text()))
-    out: dict[str, dict[str, Any]] = {}
-    for d in sorted((root / "structures_and_spectra").iterdir()):
-        poscar = d / "POSCAR"
-        if not poscar.is_file():
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            s = Structure.from_file(poscar)
+    def _stop(signum: int, frame: Any) -> None:
+        raise TimeoutError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = Structure.from_file(poscar)
+    old = signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", XasmlWarning)
-            try:
-                states, method = oxidation_states(s)
-            except ParameterError:
-                continue
-        for i, site in enumerate(s):
-            if site.specie.symbol == "Cu":
-                out[f"{d.name}_{i:03d}"] = {"oxidation_state": states[i], "method": method}
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
+            states, method = oxidation_states(s)
+    except ParameterError:
+        return "no charge-balanced assignment"
+    except TimeoutError:
+        return f"timeout ({timeout:g} s)"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    cu = [i for i, site in enumerate(s) if site.specie.symbol == "Cu"]
+    return [states[i] if i in cu else float("nan") for i in range(len(s))], method
+
+
+def oxidation_labels(root: Path, cache_file: Path | None = None, *, timeout: float = 30.0,
+                     part: tuple[int, int] = (0, 1)) -> dict[str, dict[str, Any]]:
+    """Oxidation state of every Cu site from its material's POSCAR.
+
+    Uses :func:`xasml.simulate.structures.oxidation_states` (pymatgen BVAnalyzer;
+    when it fails, the charge-balance rule, which emits an ``XasmlWarning``: here
+    recorded as ``method="charge_balance"``). Materials where both fail, or that
+    take longer than ``timeout`` seconds (the charge-balance search is
+    combinatorial in the number of species), get no entry.
+
+    Progress is appended to ``<cache_file>.part<k>.jsonl`` (resumable);
+    ``part=(k, n)`` does every n-th material from the k-th, so that n processes
+    can share the work; the full cache is written once every part is complete.
+
+    Returns
+    -------
+    dict
+        ``{"<mp-id>_<site:03d>": {"oxidation_state": float, "method": str}}`` for the
+        Cu sites of each POSCAR (with ``method`` the reason when there is no state).
+    """
+    if cache_file is not None and cache_file.is_file():
+        return dict(json.loads(cache_file.read_text()))
+    materials = sorted(d for d in (root / "structures_and_spectra").iterdir()
+                       if (d / "POSCAR").is_file())
+    k, n = part
+    done: dict[str, dict[str, Any]] = {}
+    log = None if cache_file is None else cache_file.with_suffix(f".part{k}of{n}.jsonl")
+    if log is not None and log.is_file():
+        for line in log.read_text().splitlines():
+            done.update(json.loads(line))
+    for d in materials[k::n]:
+        if any(key.startswith(d.name + "_") for key in done):
+            continue
+        res = _material_states(d / "POSCAR", timeout)
+        rec: dict[str, dict[str, Any]] = {}
+        if isinstance(res, str):
+            rec[f"{d.name}_none"] = {"oxidation_state": None, "method": res}
+        else:
+            states, method = res
+            rec = {f"{d.name}_{i:03d}": {"oxidation_state": v, "method": method}
+                   for i, v in enumerate(states) if v == v}
+        done.update(rec)
+        if log is not None:
+            with log.open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+    if cache_file is None:
+        return done
+    parts = [cache_file.with_suffix(f".part{j}of{n}.jsonl") for j in range(n)]
+    out: dict[str, dict[str, Any]] = {}
+    for f in parts:
+        if f.is_file():
+            for line in f.read_text().splitlines():
+                out.update(json.loads(line))
+    n_done = len({key.rsplit("_", 1)[0] for key in out})
+    if n_done == len(materials):
         cache_file.write_text(json.dumps(out))
     return out

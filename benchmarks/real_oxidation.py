@@ -35,7 +35,7 @@ The gap, step by step (each row adds one step; the table shows its effect):
 5. ``+augment``: training also on 3 perturbed copies per site (shift ±1 eV, extra
    FWHM 0–1.5 eV, noise 1 %).
 
-Models: random forest (200 trees; ``p(true)``: its mean probability of the
+Models: random forest (100 trees; ``p(true)``: its mean probability of the
 true class over the scored spectra) on the harmonised spectra, and the
 nearest-reference baseline: each measured spectrum takes the label of its
 nearest *simulated* spectrum (Euclidean, same preprocessing). A second
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
                           shift=1.0, fwhm=1.5, random_state=args.seed)
             train_x = np.vstack([train_x, aug.values])
             train_y = np.concatenate([train_y, y_sim[~test][aug["source_sample"].values]])
-        rf = RandomForestClassifier(n_estimators=200, n_jobs=2, random_state=args.seed)
+        rf = RandomForestClassifier(n_estimators=100, n_jobs=2, random_state=args.seed)
         rf.fit(train_x, train_y)
         sim_acc = float((rf.predict(xs[test]) == y_sim[test]).mean())
         p_rf, p_nn = rf.predict(xm), _nn(xs, y_sim, xm)
