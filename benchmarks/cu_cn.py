@@ -26,57 +26,22 @@ Run: ``python -m benchmarks.cu_cn [--cache DIR] [--cutoff 2.6]``
 from __future__ import annotations
 
 import argparse
-import tarfile
 import tempfile
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "feff-cu-omnixas.tar.gz"
-TOP = "feff-cu-omnixas"
-GRID = np.linspace(-3.5, 60.0, 160)  # eV relative to the Fermi level
+from benchmarks import _omnixas
+from benchmarks._omnixas import ARCHIVE, GRID, extract
+
+__all__ = ["ARCHIVE", "CLASSES", "GRID", "extract", "load_sites", "main"]
+
 CLASSES = (2, 3, 4, 5, 6)
 PUBLISHED_RF = 0.849
-
-
-def extract(archive: Path, cache: Path, *, max_materials: int | None = None) -> Path:
-    """Unpack the archive under ``cache`` once (a ``.complete`` marker records success).
-
-    ``max_materials`` unpacks only the first materials met in the archive (for tests).
-    """
-    root = cache / TOP
-    marker = root / ".complete"
-    if max_materials is None and marker.is_file():
-        return root
-    cache.mkdir(parents=True, exist_ok=True)
-    seen: list[str] = []
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar:
-            parts = Path(member.name).parts
-            if max_materials is not None:
-                if len(parts) < 3 or parts[1] != "structures_and_spectra":
-                    continue
-                if parts[2] not in seen:
-                    if len(seen) >= max_materials:
-                        break
-                    seen.append(parts[2])
-            tar.extract(member, cache, filter="data")
-    if max_materials is None:
-        marker.touch()
-    return root
-
-
-def _split_of(root: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name in ("train", "val", "test"):
-        f = root / "splits" / f"Cu_FEFF_{name}.txt"
-        if f.is_file():
-            out.update({line.strip(): name for line in f.read_text().split() if line.strip()})
-    return out
 
 
 def load_sites(root: Path, *, cutoff: float = 2.6, classes: tuple[int, ...] = CLASSES,
@@ -89,35 +54,13 @@ def load_sites(root: Path, *, cutoff: float = 2.6, classes: tuple[int, ...] = CL
         ``(sample, energy)`` with coords ``cn``, ``material_id``, ``site``, ``split``
         (``train``/``val``/``test`` or ``none``); sample ids ``<mp-id>_<site:03d>``.
     """
-    from xasml.datamodel import stack
-    from xasml.errors import XasmlWarning
-    from xasml.io import coordination_number, read_feff_inp
-    from xasml.io._feff import read_all
-    from xasml.learn.workflow import resample
+    from xasml.io import coordination_number
 
-    with warnings.catch_warnings():
-        # Two sites of mp-1101124 have no xmu.dat; the reader names them in a warning.
-        warnings.simplefilter("ignore", XasmlWarning)
-        spectra = read_all(root / "structures_and_spectra")
-    split = _split_of(root)
-    rows, labels = [], {"cn": [], "material_id": [], "site": [], "split": []}
-    ids = []
-    for sp in spectra:
-        inp = read_feff_inp(Path(sp.attrs["source"]).parent / "feff.inp")
+    def label(sp: xr.DataArray, inp: Any) -> dict[str, Any] | None:
         cn = coordination_number(inp, "O", cutoff=cutoff)
-        if cn not in classes:
-            continue
-        rel = sp.assign_coords(energy=sp["energy"].values - sp.attrs["e_fermi"])
-        rows.append(resample(rel.drop_vars(["k", "mu0", "chi"]), grid).values)
-        sid = f"{sp.attrs['material_id']}_{int(sp.attrs['site']):03d}"
-        ids.append(sid)
-        labels["cn"].append(cn)
-        labels["material_id"].append(sp.attrs["material_id"])
-        labels["site"].append(int(sp.attrs["site"]))
-        labels["split"].append(split.get(sid, "none"))
-    da = stack(grid, np.array(rows), labels={k: np.asarray(v) for k, v in labels.items()},
-               element="Cu", edge="K", technique="XAS", signal="mu")
-    return da.assign_coords(sample=np.array(ids))
+        return {"cn": cn} if cn in classes else None
+
+    return _omnixas.load_sites(root, label, grid=grid)
 
 
 def main(argv: list[str] | None = None) -> None:
