@@ -97,8 +97,9 @@ _SPLIT_NAMES = {"train": "train", "val": "validation", "validation": "validation
 def resample(da: xr.DataArray, energy: np.ndarray, *, what: str = "spectra") -> xr.DataArray:
     """Linearly interpolate spectra onto ``energy`` (eV); the grid must be covered.
 
-    A deliberately small stand-in for the preprocess module: no extrapolation, so a
-    spectrum that does not span the grid raises instead of being padded.
+    :func:`xasml.preprocess.resample` with ``outside="raise"``: no
+    extrapolation, so a spectrum that does not span the grid raises instead of
+    being padded.
 
     Parameters
     ----------
@@ -119,6 +120,8 @@ def resample(da: xr.DataArray, energy: np.ndarray, *, what: str = "spectra") -> 
     SpectrumError
         If the spectra's energy range does not cover ``energy`` (both ranges named).
     """
+    from ..preprocess import resample as _resample
+
     grid = np.asarray(energy, dtype=float)
     if "energy" not in da.dims:
         raise SpectrumError(f"{what} must have an 'energy' dimension; found dims {da.dims}")
@@ -126,20 +129,17 @@ def resample(da: xr.DataArray, energy: np.ndarray, *, what: str = "spectra") -> 
     e = np.asarray(da["energy"].values, dtype=float)
     if e.shape == grid.shape and np.allclose(e, grid, rtol=0, atol=1e-9):
         return da
-    order = np.argsort(e)
-    e = e[order]
+    if np.any(np.diff(e) < 0):  # readers sort, but stacks built by hand may not be
+        da = da.isel(energy=np.argsort(e))
+    e = np.sort(e)
     tol = 1e-6 * max(1.0, float(np.abs(grid).max()))
     if e[0] > grid[0] + tol or e[-1] < grid[-1] - tol:
+        # said in the model's terms: the caller cannot choose an ``outside`` policy here
         raise SpectrumError(
             f"{what} cover {e[0]:g}..{e[-1]:g} eV but the model's energy grid is "
             f"{grid[0]:g}..{grid[-1]:g} eV; the spectra must span the whole grid"
         )
-    values = np.asarray(da.values, dtype=float)[..., order].reshape(-1, e.size)
-    out = np.stack([np.interp(grid, e, row) for row in values])
-    out = out.reshape(*da.shape[:-1], grid.size)
-    coords = {k: v for k, v in da.coords.items() if "energy" not in v.dims}
-    coords["energy"] = xr.DataArray(grid, dims="energy", attrs=da["energy"].attrs)
-    return xr.DataArray(out, dims=da.dims, coords=coords, attrs=dict(da.attrs), name=da.name)
+    return _resample(da, grid, outside="raise", tol=tol)
 
 
 def normalize_rows(X: np.ndarray, kind: str) -> np.ndarray:
