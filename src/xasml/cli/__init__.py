@@ -18,6 +18,7 @@ from . import learn as _learn  # noqa: F401
 from . import maps as _maps  # noqa: F401
 from . import preprocess as _preprocess  # noqa: F401
 from . import simulate as _simulate  # noqa: F401
+from . import simulate_feff as _simulate_feff  # noqa: F401
 from ._app import app
 
 __all__ = ["app", "main"]
