@@ -172,8 +172,16 @@ def default_workers() -> int:
 
 
 def iter_sync(spec: EngineSpec, work: list[Batch]) -> Iterator[BatchResult]:
-    """Run batches one after another in this process."""
-    engine = spec.build()
-    warm_up(engine)
-    for batch in work:
-        yield run_batch(engine, batch)
+    """Run batches one after another in this process, with single-threaded BLAS.
+
+    Engines diagonalise many small matrices; multi-threaded BLAS on them is
+    several times slower (ENGINES.md), so BLAS/OpenMP pools are limited to one
+    thread for the duration of the run only (threadpoolctl, no global change).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        engine = spec.build()
+        warm_up(engine)
+        for batch in work:
+            yield run_batch(engine, batch)
