@@ -24,6 +24,9 @@ BENCHMARKS: dict[str, tuple[float, str]] = {
     "cu_cn": (15, "Cu K-edge coordination number, MLP vs random forest (OmniXAS FEFF)"),
     "cu_forward": (10, "Cu K-edge structure -> spectrum graph network (OmniXAS FEFF)"),
     "feff_sites": (25, "FEFF10 seconds per site for prototype oxides"),
+    "mn_learn": (6, "Mn charge/10Dq regression + conformal coverage (900 multiplet spectra)"),
+    "real_oxidation": (5, "Cu oxidation state: trained on FEFF, applied to measured spectra"),
+    "kiyohara_sites": (15, "site properties from CVS-TDDFT O K-edge spectra (QM9 subset)"),
 }
 QUICK = ("multiplet_speed", "campaign_overhead")
 
