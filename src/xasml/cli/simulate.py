@@ -88,6 +88,32 @@ def _report(res: Any, n_design: int) -> None:
         )
 
 
+def _launch(
+    engine: str,
+    design: Any,
+    settings: dict[str, Any],
+    *,
+    out: Path,
+    scheduler: str | None,
+    workers: int | None,
+    batch_size: int | None,
+    progress: bool,
+) -> Any:
+    """Run a campaign with the options every ``simulate`` command shares."""
+    from ..simulate import run_campaign
+
+    return run_campaign(
+        engine,
+        design,
+        out,
+        engine_settings=settings,
+        scheduler=scheduler,
+        n_workers=workers,
+        batch_size=batch_size,
+        progress=progress,
+    )
+
+
 def _run(
     engine: str,
     settings: dict[str, Any],
@@ -101,19 +127,9 @@ def _run(
     batch_size: int | None,
     progress: bool,
 ) -> None:
-    from ..simulate import run_campaign
-
     design = _design(axes, lhs, seed)
-    res = run_campaign(
-        engine,
-        design,
-        out,
-        engine_settings=settings,
-        scheduler=scheduler,
-        n_workers=workers,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    res = _launch(engine, design, settings, out=out, scheduler=scheduler,
+                  workers=workers, batch_size=batch_size, progress=progress)
     _report(res, len(design))
 
 
@@ -291,7 +307,7 @@ def tddft(
     --out qm9-o.zarr --workers 2
     """
     from ..errors import ParameterError
-    from ..simulate import molecule_design, run_campaign
+    from ..simulate import molecule_design
 
     if site not in ("all", "per-site"):
         raise ParameterError(f"--site must be 'all' or 'per-site'; found {site!r}")
@@ -303,14 +319,6 @@ def tddft(
     settings: dict[str, Any] = {"xc": xc, "basis": basis, "fwhm": fwhm}
     if shift is not None:
         settings["shifts"] = {element: shift}
-    res = run_campaign(
-        "tddft",
-        design,
-        out,
-        engine_settings=settings,
-        scheduler=scheduler,
-        n_workers=workers,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    res = _launch("tddft", design, settings, out=out, scheduler=scheduler,
+                  workers=workers, batch_size=batch_size, progress=progress)
     _report(res, len(design))

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from .simulate import _BATCH, _OUT, _PROGRESS, _SCHED, _WORKERS, simulate_app
+from .simulate import _BATCH, _OUT, _PROGRESS, _SCHED, _WORKERS, _launch, simulate_app
 
 # ----------------------------------------------------------------------------- FEFF
 
@@ -50,23 +50,15 @@ def _run_feff(
     import sys
 
     from ..errors import EngineError, ParameterError
-    from ..simulate import Design, run_campaign
+    from ..simulate import Design
     from ..simulate.structures import campaign_params
 
     if not entries:
         raise ParameterError("no usable structure: nothing to simulate")
     params = campaign_params(entries, folder=_structure_folder(out))
     design = Design(params, description)
-    res = run_campaign(
-        "feff",
-        design,
-        out,
-        engine_settings=settings,
-        scheduler=scheduler,
-        n_workers=workers,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    res = _launch("feff", design, settings, out=out, scheduler=scheduler,
+                  workers=workers, batch_size=batch_size, progress=progress)
     typer.echo(
         f"{res.path}: {len(entries)} structures, {len(design)} sites; {res.n_new} new spectra, "
         f"{res.n_done} in the dataset, {res.n_failed} failed ({res.wall_time:.1f} s)"
