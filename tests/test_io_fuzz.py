@@ -8,10 +8,12 @@ under ``shared/data/formats`` that sniffs as that format, so formats added to
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,6 +47,22 @@ SYNTHETIC: dict[str, list[tuple[str, bytes]]] = {
                 (".csv", b"energy,mu\n1,0.5\n2,0.7\n"), (".txt", b"1 2\n2 3\n")],
 }
 _MAX_SEED_BYTES = 40_000  # keeps each example fast
+
+
+def _tiff_seed() -> list[tuple[str, bytes]]:
+    """A 3-page 4 x 5 stack (the energy list is absent, so reads end in FormatError
+    after the pages are decoded: the fuzzing is of the TIFF parsing)."""
+    try:
+        import tifffile
+    except ImportError:
+        return []
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.arange(60, dtype=np.uint16).reshape(3, 4, 5),
+                     photometric="minisblack")
+    return [(".tif", buf.getvalue())]
+
+
+SYNTHETIC["tiff-stack"] = _tiff_seed()
 
 
 def _seeds() -> dict[str, list[tuple[str, bytes]]]:

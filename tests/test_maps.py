@@ -165,8 +165,10 @@ def test_dask_chunks_give_the_same_maps(prepared, predictor, result):
     lazy = prepared.od.chunk({"y": 16})
     ds = apply_bundle(predictor, lazy, mask=prepared.mask.mask, chunk_size=500)
     assert ds["charge"].chunks is not None
-    for name in ("charge", "charge_set_size", "tendq_hi", "ood_score", "mask"):
+    for name in ("charge", "charge_set_size", "tendq_hi", "mask"):
         np.testing.assert_array_equal(ds[name].values, result[name].values)
+    # BLAS sums in a block-size-dependent order: scores agree to round-off
+    np.testing.assert_allclose(ds["ood_score"].values, result["ood_score"].values, rtol=1e-12)
 
 
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])

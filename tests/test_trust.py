@@ -57,14 +57,18 @@ def test_ood_internal_split_and_dataarray_input(splits):
     np.testing.assert_allclose(a.score_samples(da[:20]), b.score_samples(X[:20]))
 
 
-def test_ood_score_is_exact_knn_distance_with_full_pca():
+@pytest.mark.parametrize("standardize", [False, True])
+def test_ood_score_is_exact_knn_distance_with_full_pca(standardize):
     X, _ = k_edge_set(300, seed=5)
     Xq, _ = k_edge_set(40, seed=6)
-    det = OODDetector(n_neighbors=3, n_components=X.shape[1], quantile=0.9)
+    det = OODDetector(n_neighbors=3, n_components=X.shape[1], quantile=0.9,
+                      standardize=standardize)
     det.fit(X, X_calib=Xq)
-    mean, std = X.mean(0), X.std(0)
+    mean, std = X.mean(0), (X.std(0) if standardize else 1.0)
     d = np.sort(cdist((Xq - mean) / std, (X - mean) / std), axis=1)[:, 2]
     np.testing.assert_allclose(det.score_samples(Xq), d, rtol=1e-6)
+    # float32 spectra (maps) are scored in float32: same distances to float32 precision
+    np.testing.assert_allclose(det.score_samples(Xq.astype(np.float32)), d, rtol=1e-4)
 
 
 @pytest.mark.parametrize("n_components", [3, 40])  # KD-tree and brute-force search
@@ -221,3 +225,24 @@ def test_conformal_mismatched_features(splits):
     cc = ConformalClassifier(clf).calibrate(Xc, yc[:, 0] > 0)
     with pytest.raises(ParameterError, match="X must have 120 features"):
         cc.predict_set(Xc[:, :100])
+
+
+def test_smoothed_sets_hit_nominal_coverage_when_scores_tie() -> None:
+    """A 1-NN classifier on separable classes gives p = 1 for every true class, so
+    every calibration and test score ties at 0: plain p-values then include the true
+    class always (coverage 1), smoothed p-values break the ties and give the nominal
+    coverage (Vovk et al. 2005, smoothed conformal predictors)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 6000)
+    X = y[:, None] * 10.0 + rng.normal(0, 0.1, (y.size, 4))
+    model = KNeighborsClassifier(n_neighbors=1).fit(X[:100], y[:100])
+    plain = ConformalClassifier(model).calibrate(X[100:600], y[100:600])
+    smooth = ConformalClassifier(model, smoothing=True).calibrate(X[100:600], y[100:600])
+    assert empirical_coverage(plain, X[600:], y[600:], 0.9).coverage[0] == 1.0
+    cov = empirical_coverage(smooth, X[600:], y[600:], 0.9).coverage[0]
+    # binomial sd for 5400 draws is 0.004
+    assert abs(cov - 0.9) < 0.015, cov
+    again = empirical_coverage(smooth, X[600:], y[600:], 0.9).coverage[0]
+    assert again == cov  # seeded draw: the same call gives the same sets

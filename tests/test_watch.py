@@ -100,3 +100,26 @@ def test_cli_map_bad_input_is_one_line_error(tmp_path, bundle, capsys):
     assert main(["map", str(bad), "--model", str(bundle), "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("xasml: error:") and "broken.hdf5" in err and err.count("\n") == 1
+
+
+def test_tiff_stack_waits_for_its_energy_list(tmp_path, bundle):
+    """A TIFF stack that lands before its energy list is kept pending (not failed), the
+    list is not taken for a spectrum, and the stack is mapped once the list is there."""
+    tifffile = pytest.importorskip("tifffile")
+    ph = phantom_stack(training_stack(), shape=(24, 24), counts=COUNTS, drift=0.5,
+                       background_od=BACKGROUND, max_od=MAX_OD, seed=5)
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    tif = inbox / "scan.tif"
+    tifffile.imwrite(tif, np.moveaxis(ph.counts.values, -1, 0).astype(np.float32),
+                     photometric="minisblack")
+    _age(tif)
+    rep = watch(inbox, bundle, out, max_cycles=1, settle=0.5)
+    assert rep.pending == ["scan.tif"] and not rep.failed
+    energies = inbox / "scan.txt"
+    energies.write_text("\n".join(f"{e:.4f}" for e in ph.counts.energy.values))
+    _age(energies)
+    rep = watch(inbox, bundle, out, once=True, settle=0.5, max_cycles=5)
+    assert rep.processed == ["scan.tif"] and not rep.failed
+    ds = load_map_result(out / "scan.tif.nc")
+    assert ds["charge"].shape == (24, 24) and int(ds["mask"].sum()) > 0

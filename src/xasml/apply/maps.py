@@ -113,7 +113,8 @@ class _Engine:
     def prepare(self, X: np.ndarray) -> np.ndarray:
         if self.resample is not None:
             lo, hi, w = self.resample
-            X = X[:, lo] * (1.0 - w) + X[:, hi] * w
+            w = w.astype(X.dtype, copy=False)
+            X = X[:, lo] * (1 - w) + X[:, hi] * w
         from ..learn.workflow import normalize_rows
 
         return normalize_rows(X, self.pred.normalization)
@@ -156,11 +157,17 @@ class _Engine:
             if keep is not None:
                 valid &= keep[start:stop]
             if valid.all():
-                out[start:stop] = self.rows(self.prepare(np.asarray(block, dtype=float)))
+                out[start:stop] = self.rows(self.prepare(_as_real(block)))
             elif valid.any():
                 sel = np.flatnonzero(valid)
-                out[start + sel] = self.rows(self.prepare(np.asarray(block[sel], dtype=float)))
+                out[start + sel] = self.rows(self.prepare(_as_real(block[sel])))
         return out.reshape(ny, nx, -1)
+
+
+def _as_real(block: np.ndarray) -> np.ndarray:
+    """float32 stays float32 (half the memory traffic; the models run in float32
+    anyway), every other dtype becomes float64."""
+    return block if block.dtype == np.float32 else np.asarray(block, dtype=float)
 
 
 def apply_bundle(
@@ -253,8 +260,14 @@ def apply_bundle(
         out: Any = dsk.map_blocks(fn, *args, dtype=float,
                                   chunks=(data.chunks[0], data.chunks[1], (n_out,)))
     else:
-        with _thread_limit(n_threads):
-            out = eng.block(m.values, mask_arr)
+        jobs = getattr(pred.ood, "n_jobs", 1)
+        try:
+            if n_threads is not None:
+                pred.ood.n_jobs = int(n_threads)  # the neighbour search's own threads
+            with _thread_limit(n_threads):
+                out = eng.block(m.values, mask_arr)
+        finally:
+            pred.ood.n_jobs = jobs
     coords = {d: m[d] for d in ("y", "x")}
     ds = xr.Dataset({name: (("y", "x"), out[:, :, k]) for k, name in enumerate(eng.names)},
                     coords=coords)

@@ -276,7 +276,9 @@ class Predictor:
         from ..learn.conformal import ConformalClassifier, ConformalRegressor
 
         c = self.confidence if confidence is None else float(confidence)
-        X = np.asarray(X, dtype=float)
+        X = np.asarray(X)
+        if X.dtype != np.float32:  # float32 maps stay float32: models and OOD accept it
+            X = X.astype(float, copy=False)
         if X.ndim != 2 or X.shape[1] != self.energy.size:
             raise SpectrumError(f"X must have shape (n, {self.energy.size}) on the bundle "
                                 f"grid; found {X.shape}")

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 INDEX = "index.json"
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".xim", ".lock", ".png", ".json")
+_TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 @dataclass
@@ -146,10 +147,27 @@ def _write_index(out_dir: Path, index: dict[str, Any]) -> None:
     os.replace(tmp, out_dir / INDEX)
 
 
+def _energy_sidecars(files: list[Path]) -> set[str]:
+    """Names of the energy lists that belong to TIFF stacks in the folder (not spectra)."""
+    from ..io._tiff import _SIDECARS
+
+    tiffs = [p for p in files if p.suffix.lower() in _TIFF_SUFFIXES]
+    return {pat.format(stem=t.stem) for t in tiffs for pat in _SIDECARS}
+
+
+def _waiting_for_energies(path: Path, exc: Exception) -> bool:
+    """A TIFF stack whose energy list has not arrived yet: retry, do not fail."""
+    return path.suffix.lower() in _TIFF_SUFFIXES and "needs its energies" in str(exc)
+
+
 def _candidates(directory: Path, out_dir: Path) -> list[Path]:
     out = []
-    for p in sorted(directory.iterdir()):
+    files = sorted(directory.iterdir())
+    sidecars = _energy_sidecars(files)
+    for p in files:
         if p.name.startswith(".") or p.name.lower().endswith(_IGNORED_SUFFIXES):
+            continue
+        if p.name in sidecars:
             continue
         if p.resolve() == out_dir.resolve() or not p.is_file():
             continue
@@ -229,7 +247,8 @@ def watch(
                                       figure=figures)
             except XasmlError as exc:
                 st2 = p.stat()
-                if (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                if (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns) \
+                        or _waiting_for_energies(p, exc):
                     pending.append(key)  # still being written: try again next poll
                     continue
                 entry.update(status="failed", message=str(exc))

@@ -31,7 +31,8 @@ def _parse_region(text: str | None) -> Any:
 
 @app.command("map")
 def map_cmd(
-    stack: Path = typer.Argument(..., help="Stack file (NXstxm HDF5, ALS .hdr, ...)."),
+    stack: Path = typer.Argument(
+        ..., help="Stack file (NXstxm HDF5, ALS .hdr, multi-page TIFF + <stem>.txt energies)."),
     model: Path = typer.Option(..., "--model", help="Bundle directory from 'xasml train'."),
     out: Path = typer.Option(Path("maps"), "--out", help="Output folder."),
     i0_region: str = typer.Option(

@@ -26,6 +26,7 @@ FORMATS: dict[str, str] = {
     "nexus": "._nexus",
     "flexpes": "._flexpes",
     "als-stxm": "._als_stxm",
+    "tiff-stack": "._tiff",
     "feff": "._feff",
     # text formats
     "xdi": "._xdi",

@@ -172,7 +172,8 @@ class _TorchSpectrumEstimator(BaseEstimator):
             if reset:
                 return validate_data(self, X, y, reset=True, dtype=np.float64,
                                      multi_output=True, y_numeric=False)
-            return validate_data(self, X, reset=False, dtype=np.float64)
+            # float32 input stays float32 at prediction (maps are float32; no upcast copy)
+            return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         except ValueError as exc:
             raise InputError(f"{name}: {exc}") from None
 
@@ -307,10 +308,14 @@ class _TorchSpectrumEstimator(BaseEstimator):
             # Few large batches: each batch is a parallel region per layer, and thread
             # wake-ups dominate small batches when the cores are shared.
             batch = _PREDICT_BATCH * max(1, torch.get_num_threads())
+            # Standardise in the input's precision (float64 as in fit, or float32 for
+            # maps), then at most one cast to the network's float32.
+            mean = self.x_mean_.astype(X.dtype, copy=False)
+            inv = (1.0 / self.x_scale_).astype(X.dtype, copy=False)
             for start in range(0, max(len(X), 1), batch):
-                # Standardise in float64 per batch (as in fit), then one cast to float32.
-                xs = ((X[start:start + batch] - self.x_mean_) / self.x_scale_)
-                chunk = torch.from_numpy(xs.astype(np.float32)).to(param.device)
+                xs = X[start:start + batch] - mean
+                xs *= inv
+                chunk = torch.from_numpy(xs.astype(np.float32, copy=False)).to(param.device)
                 out.append(self.module_(chunk).cpu().numpy())
         return np.concatenate(out, axis=0).astype(np.float64)
 

@@ -18,8 +18,12 @@ from ..errors import ParameterError
 __all__ = ["as_features", "as_targets", "check_confidence", "check_fraction", "check_n_features"]
 
 
-def as_features(X: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray | None]:
-    """Spectra as a finite float matrix ``(n_samples, n_features)`` plus energies (eV) if known."""
+def as_features(X: Any, name: str = "X", *,
+                keep_float32: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Spectra as a finite float matrix ``(n_samples, n_features)`` plus energies (eV) if known.
+
+    ``keep_float32`` returns float32 input as is (prediction paths), not as a float64 copy.
+    """
     energy: np.ndarray | None = None
     if isinstance(X, xr.DataArray):
         if X.ndim != 2 or "energy" not in X.dims:
@@ -32,7 +36,9 @@ def as_features(X: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray | None]
     else:
         values = X
     try:
-        arr = np.asarray(values, dtype=float)
+        arr = np.asarray(values)
+        if not (keep_float32 and arr.dtype == np.float32):
+            arr = arr.astype(float, copy=False)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"{name} must be numeric; could not convert: {exc}") from None
     if arr.ndim != 2:

@@ -97,7 +97,7 @@ def normalize_rows(X: np.ndarray, kind: str) -> np.ndarray:
     if kind == "none":
         return X
     norm = np.abs(X).sum(axis=1) if kind == "l1" else np.abs(X).max(axis=1)
-    return X / np.where(norm > 0, norm, 1.0)[:, None]
+    return X / np.where(norm > 0, norm, 1).astype(X.dtype, copy=False)[:, None]
 
 
 # ---------------------------------------------------------------- options and results

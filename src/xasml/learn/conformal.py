@@ -105,7 +105,7 @@ class ConformalRegressor:
         """
         self._check_calibrated()
         c = check_confidence(confidence, self.residuals_.shape[0])
-        check_n_features(as_features(X, "X")[0], self.n_features_in_, "X")
+        _check_width(X, self.n_features_in_)
         from crepes import ConformalRegressor as _CR
 
         y_hat = np.asarray(self.estimator.predict(X), dtype=float).reshape(-1, self.n_targets)
@@ -158,13 +158,24 @@ class ConformalClassifier:
 
     Non-conformity score: ``1 - p(true class)`` from ``predict_proba`` (the "hinge"
     score of crepes; Vovk et al. 2005). A class enters the set when its conformal
-    p-value is at least ``1 - confidence``. p-values are not smoothed, so sets are
-    deterministic and coverage is at least nominal.
+    p-value is at least ``1 - confidence``.
+
+    By default p-values are not smoothed: sets are deterministic and coverage is at
+    least nominal. For a confident model it overshoots (random forests often give
+    ``p = 1`` exactly, so most scores tie at 0: on the Mn multiplet benchmark a
+    random forest's 90 % sets covered 94 %). ``smoothing=True`` breaks the ties at
+    random and gives coverage *equal* to nominal on average, at the price of
+    randomly empty sets for confidently right predictions (≈10 % of the pixels of a
+    clean domain at 90 %); the draw is seeded (``random_state``).
 
     Parameters
     ----------
     estimator
         An already-fitted classifier with ``predict_proba`` and ``classes_``.
+    smoothing
+        Smoothed (randomised) p-values; default ``False``: deterministic, conservative sets.
+    random_state
+        Seed of the tie-breaking draw.
 
     Attributes
     ----------
@@ -176,8 +187,10 @@ class ConformalClassifier:
         Energy points per spectrum at calibration.
     """
 
-    def __init__(self, estimator: Any) -> None:
+    def __init__(self, estimator: Any, smoothing: bool = False, random_state: int = 0) -> None:
         self.estimator = estimator
+        self.smoothing = smoothing
+        self.random_state = random_state
 
     def calibrate(self, X_calib: Any, y_calib: Any) -> ConformalClassifier:
         """Compute calibration scores on data the model was not trained on.
@@ -229,12 +242,14 @@ class ConformalClassifier:
         """
         self._check_calibrated()
         c = check_confidence(confidence, self.scores_.size)
-        check_n_features(as_features(X, "X")[0], self.n_features_in_, "X")
+        _check_width(X, self.n_features_in_)
         from crepes import ConformalClassifier as _CC
 
         proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
         cc = _CC().fit(alphas=self.scores_)
-        sets = cc.predict_set(alphas=1.0 - proba, confidence=c, smoothing=False)
+        # crepes seeds NumPy's global generator for the draw and restores it afterwards.
+        sets = cc.predict_set(alphas=1.0 - proba, confidence=c, smoothing=bool(self.smoothing),
+                              seed=int(self.random_state))
         return np.asarray(sets, dtype=bool)
 
     def _check_calibrated(self) -> None:
@@ -247,6 +262,8 @@ class ConformalClassifier:
         return {
             "kind": "ConformalClassifier",
             "score": "1 - p(true class)",
+            "smoothing": bool(self.smoothing),
+            "random_state": int(self.random_state),
             "n_features": int(self.n_features_in_),
             "classes": self.classes_.tolist(),
             "scores": self.scores_.tolist(),
@@ -260,11 +277,22 @@ class ConformalClassifier:
                 f"state must come from ConformalClassifier.to_dict(); "
                 f"found kind={state.get('kind')!r}"
             )
-        obj = cls(estimator)
+        # Bundles written before smoothing existed used plain p-values.
+        obj = cls(estimator, smoothing=bool(state.get("smoothing", False)),
+                  random_state=int(state.get("random_state", 0)))
         obj.classes_ = np.asarray(state["classes"])
         obj.scores_ = np.asarray(state["scores"], dtype=float)
         obj.n_features_in_ = int(state["n_features"])
         return obj
+
+
+def _check_width(X: Any, expected: int) -> None:
+    """Shape check only: the wrapped model validates the values themselves, and a
+    second full finiteness pass per target would cost as much as a small model."""
+    arr = X if isinstance(X, np.ndarray) else as_features(X, "X")[0]
+    if arr.ndim != 2:
+        raise ParameterError(f"X must be 2-D (n_samples, n_features); found shape {arr.shape}")
+    check_n_features(arr, expected, "X")
 
 
 def _class_index(classes: np.ndarray, y: np.ndarray, name: str) -> np.ndarray:

@@ -7,8 +7,8 @@ threshold set so that a chosen fraction of fresh in-distribution spectra pass.
 
 Score
 -----
-Spectra are standardised per energy point and projected on the leading principal
-components of the training set. The score is
+Spectra are centred (optionally standardised per energy point) and projected on
+the leading principal components of the training set. The score is
 
 ``s(x) = sqrt(d_k(x)**2 + r(x)**2)``
 
@@ -22,6 +22,21 @@ catches spectra of a shape no training spectrum has (another element, another ed
 which a distance inside the subspace alone can miss. kNN rather than a Mahalanobis
 distance is used because spectral training sets are multi-modal (several
 compounds, oxidation states), where one Gaussian is a poor density model.
+
+Standardisation (the default) gives every energy the same weight, so the score
+is as sensitive to the flat pre- and post-edge as to the edge: spectra noisier
+than the training spectra score high. Train with the noise level of the
+measurement (augmentation), or pass ``standardize=False`` to weight energies by
+their intensity variance instead.
+
+Speed: with ``n_components`` a variance fraction, at most ``max_components``
+components are kept (default 8; on standardised spectra 0.99 of the variance
+otherwise takes most noise dimensions too), which keeps the neighbour search an
+exact KD-tree query (:class:`scipy.spatial.cKDTree`, ``n_jobs`` threads) in few
+dimensions; the residual term still sees the dropped ones. On the map
+benchmark (1e6 spectra, 160 energies, 2,400 training spectra) the score costs
+≈1.7 s per million spectra with 4 components, ≈3 s with 8 and ≈9 s with 15.
+Float32 input is scored in float32.
 
 Threshold
 ---------
@@ -47,6 +62,8 @@ from ._trust_checks import as_features, check_confidence, check_fraction, check_
 __all__ = ["OODDetector"]
 
 _KD_TREE_MAX_DIM = 15  # the switch point scikit-learn's algorithm="auto" uses
+_MAX_COMPONENTS = 8  # KD-tree queries cost ~2x per 4 extra dimensions (map benchmark)
+_BLOCK_ROWS = 4096
 _STATE = ("center_", "scale_", "components_", "train_embedding_", "calibration_scores_")
 
 
@@ -59,9 +76,11 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
         ``k``: the score uses the distance to the ``k``-th nearest training spectrum.
     n_components
         PCA components kept: an int, or a float in (0, 1) for the fraction of variance.
+    max_components
+        Upper bound on the components a variance fraction selects (``None``: no bound).
     standardize
         Scale each energy point to unit variance over the training set before PCA
-        (points with zero variance are left unscaled).
+        (points with zero variance are left unscaled); see the module notes.
     quantile
         Fraction of in-distribution spectra that should pass; the false-positive
         rate on fresh in-distribution data is about ``1 - quantile``.
@@ -70,6 +89,8 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
         no separate ``X_calib``.
     random_state
         Seed of that split.
+    n_jobs
+        Threads for the neighbour search (``-1``: all cores).
 
     Attributes
     ----------
@@ -97,17 +118,21 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
         *,
         n_neighbors: int = 5,
         n_components: int | float = 0.99,
+        max_components: int | None = _MAX_COMPONENTS,
         standardize: bool = True,
         quantile: float = 0.99,
         calibration_fraction: float = 0.2,
         random_state: int | None = 0,
+        n_jobs: int = 1,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.n_components = n_components
+        self.max_components = max_components
         self.standardize = standardize
         self.quantile = quantile
         self.calibration_fraction = calibration_fraction
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # -- fitting ------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, X_calib: Any = None) -> OODDetector:
@@ -153,6 +178,13 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
         z = (train - self.center_) / self.scale_
         pca = PCA(n_components=self._check_components(train.shape), svd_solver="full")
         pca.fit(z)
+        cap = self.max_components
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | np.integer)
+                                or cap < 1):
+            raise ParameterError(f"max_components must be None or an int >= 1; found {cap!r}")
+        if cap is not None and isinstance(self.n_components, float) \
+                and pca.n_components_ > int(cap):
+            pca = PCA(n_components=int(cap), svd_solver="full").fit(z)
         # Store the centring of PCA in center_ so the transform is one affine map.
         self.center_ = self.center_ + pca.mean_ * self.scale_
         self.components_ = pca.components_
@@ -174,10 +206,23 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
     def _build_index(self) -> None:
         # Exact search either way: a KD-tree prunes well in a few dimensions; beyond
         # _KD_TREE_MAX_DIM it degenerates and the GEMM-based brute force is faster.
-        dim = int(np.shape(self.train_embedding_)[1])
-        algorithm = "kd_tree" if dim <= _KD_TREE_MAX_DIM else "brute"
-        self._index = NearestNeighbors(n_neighbors=int(self.n_neighbors), algorithm=algorithm)
-        self._index.fit(self.train_embedding_)
+        emb = np.asarray(self.train_embedding_, dtype=float)
+        if emb.shape[1] <= _KD_TREE_MAX_DIM:
+            from scipy.spatial import cKDTree
+
+            self._index: Any = cKDTree(emb)
+        else:
+            self._index = NearestNeighbors(n_neighbors=int(self.n_neighbors),
+                                           algorithm="brute").fit(emb)
+
+    def _kth_distance(self, t: np.ndarray) -> np.ndarray:
+        k = int(self.n_neighbors)
+        if isinstance(self._index, NearestNeighbors):
+            dist, _ = self._index.kneighbors(t)
+            return np.asarray(dist[:, -1])
+        dist, _ = self._index.query(np.asarray(t, dtype=float), k=[k],
+                                    workers=int(getattr(self, "n_jobs", 1)))
+        return np.asarray(dist[:, 0])
 
     def calibrate(self, X_calib: Any, quantile: float | None = None) -> OODDetector:
         """Set ``threshold_`` from held-out in-distribution spectra.
@@ -218,20 +263,30 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
             ``sqrt(d_k**2 + r**2)`` in standardised units (see the module notes).
         """
         check_is_fitted(self, "train_embedding_")
-        arr, _ = as_features(X, "X")
+        arr, _ = as_features(X, "X", keep_float32=True)
         check_n_features(arr, self.n_features_in_, "X")
-        z = arr - self.center_
-        z /= self.scale_
-        t = z @ self.components_.T
-        # The principal axes are orthonormal, so the squared distance to the subspace
-        # is ||z||^2 - ||t||^2: no (n, n_features) reconstruction is formed.
-        r2 = np.einsum("ij,ij->i", z, z)
-        r2 -= np.einsum("ij,ij->i", t, t)
+        dt = arr.dtype
+        center = self.center_.astype(dt, copy=False)
+        inv = None if np.all(self.scale_ == 1.0) else (1.0 / self.scale_).astype(dt, copy=False)
+        comps = np.ascontiguousarray(self.components_.T.astype(dt, copy=False))
+        n = arr.shape[0]
+        t = np.empty((n, comps.shape[1]), dtype=float)
+        r2 = np.empty(n)
+        # Row blocks small enough to stay in cache: each is read once from memory.
+        for s in range(0, n, _BLOCK_ROWS):
+            z = arr[s:s + _BLOCK_ROWS] - center
+            if inv is not None:
+                z *= inv
+            tb = z @ comps
+            t[s:s + tb.shape[0]] = tb
+            # The principal axes are orthonormal, so the squared distance to the
+            # subspace is ||z||^2 - ||t||^2: no reconstruction is formed.
+            r2[s:s + tb.shape[0]] = np.einsum("ij,ij->i", z, z) - np.einsum("ij,ij->i", tb, tb)
         np.maximum(r2, 0.0, out=r2)
         if not hasattr(self, "_index"):
             self._build_index()
-        dist, _ = self._index.kneighbors(t)
-        return np.sqrt(dist[:, -1] ** 2 + r2)
+        d = self._kth_distance(t)
+        return np.sqrt(d**2 + r2)
 
     def predict(self, X: Any) -> np.ndarray:
         """Boolean flags, shape ``(n_samples,)``: ``True`` where out of distribution."""
