@@ -234,3 +234,19 @@ def test_site_spectra_sum_to_molecular_spectrum():
     np.testing.assert_allclose(
         total.coords["bond_length"].item(), per_site["bond_length"].values.mean(), atol=1e-12
     )
+
+
+def test_pyscf_blas_coretype_from_cpu_flags(monkeypatch) -> None:
+    """AVX-512 (F/BW/VL/DQ) → SkylakeX kernels, AVX2+FMA → Haswell, else OpenBLAS decides;
+    a value the user set is never overridden."""
+    from xasml.simulate import _pyscf_env
+
+    assert _pyscf_env.blas_coretype({"avx2", "fma", "avx512f", "avx512bw", "avx512vl",
+                                     "avx512dq"}) == "SkylakeX"
+    assert _pyscf_env.blas_coretype({"avx2", "fma", "avx512f"}) == "Haswell"
+    assert _pyscf_env.blas_coretype({"sse4_2"}) is None
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Zen")
+    _pyscf_env.prepare_pyscf_blas()
+    import os
+
+    assert os.environ["OPENBLAS_CORETYPE"] == "Zen"

@@ -49,6 +49,9 @@ def run_scf(
     max_cycle: int,
 ) -> Any:
     """Converged restricted Kohn-Sham object; EngineError when it does not converge."""
+    from ._pyscf_env import prepare_pyscf_blas
+
+    prepare_pyscf_blas()
     from pyscf import dft, gto
 
     atoms = [
@@ -160,6 +163,9 @@ def a_matrix(
         Evaluate the xc kernel only on grid points within this distance (bohr)
         of ``center``; ``None`` uses the whole grid.
     """
+    from ._pyscf_env import prepare_pyscf_blas
+
+    prepare_pyscf_blas()
     from pyscf import scf
 
     xctype, omega, hyb = _xc_coeffs(mf)
@@ -224,6 +230,9 @@ def a_matrix_pyscf(
     mf: Any, c_loc: np.ndarray, f_loc: np.ndarray, core_idx: np.ndarray, site: int
 ) -> np.ndarray:
     """The same matrix from pyscf's ``get_ab`` with every other occupied orbital frozen."""
+    from ._pyscf_env import prepare_pyscf_blas
+
+    prepare_pyscf_blas()
     from pyscf.tdscf import rhf as tdrhf
 
     mo = mf.mo_coeff.copy()

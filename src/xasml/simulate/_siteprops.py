@@ -38,6 +38,9 @@ _LEBEDEV_POINTS = 5810
 
 
 def _radii(symbols: tuple[str, ...], table: str) -> np.ndarray:
+    from ._pyscf_env import prepare_pyscf_blas
+
+    prepare_pyscf_blas()
     from pyscf.data import elements, radii
 
     bohr = radii.BOHR
@@ -81,6 +84,9 @@ def geometry(symbols: tuple[str, ...], coords: np.ndarray, site: int) -> dict[st
 
 def voronoi_volume(symbols: tuple[str, ...], coords: np.ndarray, site: int) -> float:
     """Voronoi cell of ``site`` clipped by its van der Waals sphere, in Å³."""
+    from ._pyscf_env import prepare_pyscf_blas
+
+    prepare_pyscf_blas()
     from pyscf.dft import gen_grid
 
     radius = _radii((symbols[site],), "VDW")[0]

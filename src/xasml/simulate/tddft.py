@@ -264,6 +264,9 @@ def core_excitations(
 
 
 def _z(symbol: str) -> int:
+    from ._pyscf_env import prepare_pyscf_blas
+
+    prepare_pyscf_blas()
     from pyscf.data import elements
 
     return int(elements.charge(symbol))
@@ -353,6 +356,9 @@ class TDDFTEngine:
 
     def provenance(self) -> dict[str, Any]:
         """Engine name, pyscf version and all settings (JSON-serialisable)."""
+        from ._pyscf_env import prepare_pyscf_blas
+
+        prepare_pyscf_blas()
         import pyscf
 
         settings = {
@@ -370,7 +376,10 @@ class TDDFTEngine:
             "step": self.step,
             "shifts": None if self.shifts is None else dict(self.shifts),
         }
-        return {"engine": self.name, "version": f"pyscf {pyscf.__version__}", "settings": settings}
+        import os
+
+        return {"engine": self.name, "version": f"pyscf {pyscf.__version__}", "settings": settings,
+                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
 
     def grid(self, element: str) -> np.ndarray:
         """The fixed output energy grid (eV) of ``element``."""
