@@ -15,6 +15,7 @@ from xasml.simulate.molecules import (
     iter_qm9,
     parse_xyz,
     qm9_molecule,
+    qm9_molecules,
     read_xyz,
 )
 
@@ -106,6 +107,19 @@ def test_qm9_molecule_matches_qm9_xyz():
 def test_qm9_bad_index(index, match):
     with pytest.raises(ParameterError, match=match):
         qm9_molecule(index)
+
+
+@needs_qm9
+def test_qm9_molecules_equal_one_by_one_lookups_in_given_order():
+    idx = [100000, 3, 60000, 3]  # across data files, out of order, repeated
+    mols = qm9_molecules(idx)
+    assert [m.meta["qm9_index"] for m in mols] == idx
+    for m, i in zip(mols, idx, strict=True):
+        ref = qm9_molecule(i)
+        assert m.symbols == ref.symbols and m.smiles == ref.smiles
+        np.testing.assert_array_equal(m.coords, ref.coords)
+    with pytest.raises(ParameterError, match=r"does not contain the molecule\(s\) \[58\]"):
+        qm9_molecules([3, 58])
 
 
 @needs_qm9

@@ -244,7 +244,7 @@ def analytic(
 def _molecules(qm9: list[str], xyz: list[Path], element: str, max_heavy: int | None) -> list[Any]:
     """Molecules from QM9 specs (``START:STOP`` half-open, or ``i,j,k``) and xyz files."""
     from ..errors import ParameterError
-    from ..simulate import iter_qm9, qm9_molecule, read_xyz
+    from ..simulate import iter_qm9, qm9_molecules, read_xyz
 
     mols: list[Any] = []
     for spec in qm9:
@@ -254,8 +254,7 @@ def _molecules(qm9: list[str], xyz: list[Path], element: str, max_heavy: int | N
                 start, stop = int(lo), int(hi)
                 mols.extend(iter_qm9((element,), start=start, stop=stop, max_heavy=max_heavy))
             else:
-                for item in spec.split(","):
-                    mol = qm9_molecule(int(item))
+                for mol in qm9_molecules([int(item) for item in spec.split(",")]):
                     heavy = sum(s != "H" for s in mol.symbols)
                     if max_heavy is None or heavy <= max_heavy:
                         mols.append(mol)

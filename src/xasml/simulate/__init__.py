@@ -12,7 +12,15 @@ from .analytic import AnalyticEngine
 from .base import ENGINES, Engine, get_engine
 from .campaign import CampaignResult, Failure, run_campaign
 from .feff import FeffEngine
-from .molecules import Molecule, from_smiles, iter_qm9, parse_xyz, qm9_molecule, read_xyz
+from .molecules import (
+    Molecule,
+    from_smiles,
+    iter_qm9,
+    parse_xyz,
+    qm9_molecule,
+    qm9_molecules,
+    read_xyz,
+)
 from .structures import absorber_labels, oxide_prototypes, read_structure
 from .tddft import CoreExcitations, TDDFTEngine, core_excitations, fit_shift
 
@@ -41,6 +49,7 @@ __all__ = [
     "param_key",
     "parse_xyz",
     "qm9_molecule",
+    "qm9_molecules",
     "read_structure",
     "read_xyz",
     "run_campaign",

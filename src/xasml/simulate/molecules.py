@@ -31,6 +31,7 @@ __all__ = [
     "parse_xyz",
     "read_xyz",
     "qm9_molecule",
+    "qm9_molecules",
     "iter_qm9",
     "from_smiles",
     "QM9_SIZE",
@@ -248,6 +249,49 @@ def qm9_molecule(index: int) -> Molecule:
         if int(chunk["Index"].iloc[-1]) > index:
             break
     raise ParameterError(f"qm9_index {index} is one of the molecules QM9 does not contain")
+
+
+def qm9_molecules(indices: Collection[int]) -> list[Molecule]:
+    """Several QM9 molecules by index, in the order given, reading each data file once.
+
+    :func:`qm9_molecule` scans a data file per call; for hundreds of indices this
+    is one pass instead of hundreds.
+
+    Raises
+    ------
+    ParameterError
+        An index out of range or one QM9 left out (all such indices are named).
+    """
+    import pandas as pd
+
+    wanted = [qm9_index_check(i) for i in indices]
+    need = set(wanted)
+    found: dict[int, Molecule] = {}
+    files = _qm9_files()
+    starts = [_first_index(p) for p in files]
+    for k, path in enumerate(files):
+        hi = starts[k + 1] if k + 1 < len(files) else 133_886
+        if not any(starts[k] <= i < hi for i in need):
+            continue
+        for chunk in pd.read_csv(path, usecols=_QM9_COLS, chunksize=5000):
+            hit = chunk[chunk["Index"].isin(need)]
+            for r in hit.itertuples(index=False):
+                found[int(r.Index)] = _row_to_molecule(int(r.Index), r.SMILES, r.Elements,
+                                                       r.XYZ_Ang)
+    missing = sorted(need - set(found))
+    if missing:
+        raise ParameterError(f"QM9 does not contain the molecule(s) {missing[:10]}"
+                             + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""))
+    return [found[i] for i in wanted]
+
+
+def qm9_index_check(index: Any) -> int:
+    """``index`` as an int in QM9's range, or a ParameterError saying what was found."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise ParameterError(f"qm9_index must be an integer; found {index!r}")
+    if not 1 <= int(index) <= 133_885:
+        raise ParameterError(f"qm9_index must lie in 1…133885; found {index}")
+    return int(index)
 
 
 def iter_qm9(

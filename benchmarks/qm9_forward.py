@@ -1,0 +1,117 @@
+"""QM9 O K-edge structure → spectrum (Carbone et al. 2020) on xasml's own CVS-TDDFT spectra.
+
+Run: ``python -m benchmarks.qm9_forward [--dataset DIR] [--epochs N] [--n-models N]``
+
+Data: a per-site O K-edge campaign of randomly drawn O-containing QM9 molecules,
+built once with the resumable runner and cached outside the repository::
+
+    xasml simulate tddft --qm9 <indices> --element O --site per-site \\
+        --out ~/.cache/xasml/qm9-o-rand600-seed0.zarr --workers 2
+
+(the indices: 600 drawn with ``numpy.random.default_rng(0)`` from the 111,322
+O-containing molecules, ``--draw`` prints them). B3LYP/def2-SVP, CVS-TDA over all
+core→virtual states, sticks broadened with a 0.5 eV Gaussian onto the engine's O grid.
+
+Protocol: molecules (not sites) are split 8:1:1 (train/val/test), so no molecule is
+in two splits; each spectrum is divided by one global scale (the largest train
+intensity). :class:`xasml.learn.StructureSpectrumRegressor` (message passing on the
+absorber-centred molecular graph, radial-basis edges) is trained on the train split
+with early stopping on an internal 10 % of it; the test split is scored with the
+paper's metric — the fraction of true peaks (relative prominence ≥ 5 %) with a
+predicted peak within 1 eV — next to its precision, peak-height error and MSE, and
+against the train-mean spectrum as a baseline. Carbone et al. reported 90 % of peaks
+within 1 eV (goal of the issue: 95 %) with ~100× more training molecules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT = Path.home() / ".cache" / "xasml" / "qm9-o-rand600-seed0.zarr"
+
+
+def draw(n: int = 600, seed: int = 0) -> list[int]:
+    """The benchmark's QM9 indices: ``n`` O-containing molecules drawn at random."""
+    from xasml.simulate import iter_qm9
+
+    idx = [int(m.name.split(":")[1]) for m in iter_qm9(("O",))]
+    return sorted(np.random.default_rng(seed).choice(idx, n, replace=False).tolist())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", type=Path, default=DEFAULT)
+    ap.add_argument("--epochs", type=int, default=300)
+    ap.add_argument("--n-models", type=int, default=3)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--cutoff", type=float, default=4.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--draw", action="store_true", help="print the QM9 indices and exit")
+    args = ap.parse_args()
+    if args.draw:
+        print(",".join(map(str, draw())))
+        return
+
+    from xasml.learn import StructureSpectrumRegressor, spectral_metrics, train_val_test_split
+    from xasml.learn.structure_data import load_structure_dataset
+
+    t0 = time.perf_counter()
+    structures, spectra = load_structure_dataset(args.dataset)
+    energy = spectra["energy"].values
+    Y = np.asarray(spectra.values, dtype=float)
+    molecule = np.array([s.label.split("#")[0] for s in structures])
+    print(f"{len(structures)} O sites of {len(set(molecule))} molecules, {energy.size} energies "
+          f"({energy[0]:.1f}-{energy[-1]:.1f} eV), read in {time.perf_counter() - t0:.0f} s")
+    sp = train_val_test_split(len(structures), groups=molecule, ratios=(0.8, 0.1, 0.1),
+                              random_state=args.seed)
+    tr = np.concatenate([sp.train, sp.validation])  # validation is held out inside fit
+    te = sp.test
+    scale = float(Y[tr].max())
+    Y = Y / scale
+    model = StructureSpectrumRegressor(
+        cutoff=args.cutoff, cluster_radius=8.0, n_rbf=32, hidden_channels=args.hidden,
+        n_interactions=3, n_models=args.n_models, learning_rate=3e-3, batch_size=32,
+        max_epochs=args.epochs, patience=30, validation_fraction=0.1,
+        random_state=args.seed, device="auto", n_threads=args.threads,
+    )
+    t0 = time.perf_counter()
+    g_tr = model.graphs([structures[i] for i in tr])
+    model.fit(g_tr, Y[tr])
+    t_fit = time.perf_counter() - t0
+    print(f"train: {len(tr)} sites ({len(set(molecule[tr]))} molecules), "
+          f"{args.n_models} models, epochs {[len(c) for c in model.loss_curves_]}, "
+          f"{t_fit / 60:.1f} min")
+    t0 = time.perf_counter()
+    g_te = model.graphs([structures[i] for i in te])
+    t1 = time.perf_counter()
+    pred, std = model.predict(g_te, return_std=True)
+    t2 = time.perf_counter()
+    rows = {
+        "GNN": spectral_metrics(energy, Y[te], pred, tolerance=1.0, prominence=0.05),
+        "train mean": spectral_metrics(energy, Y[te], np.broadcast_to(Y[tr].mean(0), pred.shape),
+                                       tolerance=1.0, prominence=0.05),
+    }
+    print(f"\ntest: {len(te)} sites of {len(set(molecule[te]))} molecules (none seen in training)")
+    print(f"{'model':11} {'MSE':>8} {'median':>8} {'peaks<=1eV':>10} {'precision':>9} "
+          f"{'height MAE':>10}")
+    for name, m in rows.items():
+        print(f"{name:11} {m.mse:8.4f} {m.median_mse:8.4f} {100 * m.fraction_within:9.1f}% "
+              f"{100 * m.precision:8.1f}% {m.height_mae:10.4f}")
+    inside = np.mean(np.abs(pred - Y[te]) <= 2 * std)
+    print(f"ensemble: {100 * inside:.1f}% of test points within 2 std of the truth")
+    print(f"throughput: graphs {len(te) / (t1 - t0):.0f}/s, inference "
+          f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
+          f"({args.threads} threads, CPU)")
+    print("published (Carbone et al. 2020, ~100x more molecules): 90 % of peaks within 1 eV")
+    print(json.dumps({k: {"mse": v.mse, "peaks_within_1ev": v.fraction_within,
+                          "precision": v.precision} for k, v in rows.items()}))
+
+
+if __name__ == "__main__":
+    main()
