@@ -62,7 +62,21 @@ def _tiff_seed() -> list[tuple[str, bytes]]:
     return [(".tif", buf.getvalue())]
 
 
+def _h5_stack_seed() -> list[tuple[str, bytes]]:
+    """A 3 x 4 x 5 cube and its energy list in a bare HDF5 file."""
+    try:
+        import h5py
+    except ImportError:
+        return []
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as fh:
+        fh["data"] = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+        fh["energy"] = np.array([640.0, 641.0, 642.0])
+    return [(".h5", buf.getvalue())]
+
+
 SYNTHETIC["tiff-stack"] = _tiff_seed()
+SYNTHETIC["h5-stack"] = _h5_stack_seed()
 
 
 def _seeds() -> dict[str, list[tuple[str, bytes]]]:

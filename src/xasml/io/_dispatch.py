@@ -25,6 +25,7 @@ FORMATS: dict[str, str] = {
     "hspy": "._hspy",
     "nexus": "._nexus",
     "flexpes": "._flexpes",
+    "h5-stack": "._h5stack",
     "als-stxm": "._als_stxm",
     "tiff-stack": "._tiff",
     "feff": "._feff",
