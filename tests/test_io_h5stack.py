@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xasml.errors import FormatError
+from xasml.errors import FormatError, ParameterError
 from xasml.io import read, sniff
 
 h5py = pytest.importorskip("h5py")
@@ -65,6 +65,8 @@ def test_energies_from_a_text_list(tmp_path: Path) -> None:
     lst.write_text("\n".join(map(str, E)))
     np.testing.assert_array_equal(read(f, format="h5-stack", energy_file=lst).values,
                                   _expected())
+    with pytest.raises(ParameterError, match="finite"):  # not reworded as a file error
+        read(f, format="h5-stack", energies=[1.0, np.nan, 3.0, 4.0, 5.0])
 
 
 def test_shape_mismatch_and_double_match(tmp_path: Path) -> None:

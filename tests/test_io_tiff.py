@@ -9,7 +9,7 @@ import pytest
 
 from xasml.errors import FormatError, ParameterError
 from xasml.io import read, sniff
-from xasml.io._tiff import read_energy_list
+from xasml.io._imagestack import read_energy_list
 
 tifffile = pytest.importorskip("tifffile")
 

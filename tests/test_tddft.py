@@ -238,15 +238,25 @@ def test_site_spectra_sum_to_molecular_spectrum():
 
 def test_pyscf_blas_coretype_from_cpu_flags(monkeypatch) -> None:
     """AVX-512 (F/BW/VL/DQ) → SkylakeX kernels, AVX2+FMA → Haswell, else OpenBLAS decides;
-    a value the user set is never overridden."""
+    set only while pyscf is not loaded, and a value the user set is never overridden."""
+    import os
+    import sys
+
     from xasml.simulate import _pyscf_env
 
-    assert _pyscf_env.blas_coretype({"avx2", "fma", "avx512f", "avx512bw", "avx512vl",
-                                     "avx512dq"}) == "SkylakeX"
+    avx512 = {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"}
+    assert _pyscf_env.blas_coretype(avx512) == "SkylakeX"
     assert _pyscf_env.blas_coretype({"avx2", "fma", "avx512f"}) == "Haswell"
     assert _pyscf_env.blas_coretype({"sse4_2"}) is None
+    monkeypatch.setattr(_pyscf_env, "_cpu_flags", lambda: avx512)
+    monkeypatch.delitem(sys.modules, "pyscf", raising=False)  # as before the first import
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    _pyscf_env.prepare_pyscf_blas()
+    assert os.environ["OPENBLAS_CORETYPE"] == "SkylakeX"
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Zen")
     _pyscf_env.prepare_pyscf_blas()
-    import os
-
     assert os.environ["OPENBLAS_CORETYPE"] == "Zen"
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    monkeypatch.setitem(sys.modules, "pyscf", object())  # already loaded: too late to set
+    _pyscf_env.prepare_pyscf_blas()
+    assert "OPENBLAS_CORETYPE" not in os.environ

@@ -31,7 +31,7 @@ import xarray as xr
 
 from ..datamodel import ENERGY, as_map
 from ..errors import ParameterError, SpectrumError
-from .predict import Predictor
+from .predict import Predictor, as_real
 
 __all__ = ["apply_bundle", "load_map_result", "save_map_result"]
 
@@ -157,17 +157,11 @@ class _Engine:
             if keep is not None:
                 valid &= keep[start:stop]
             if valid.all():
-                out[start:stop] = self.rows(self.prepare(_as_real(block)))
+                out[start:stop] = self.rows(self.prepare(as_real(block)))
             elif valid.any():
                 sel = np.flatnonzero(valid)
-                out[start + sel] = self.rows(self.prepare(_as_real(block[sel])))
+                out[start + sel] = self.rows(self.prepare(as_real(block[sel])))
         return out.reshape(ny, nx, -1)
-
-
-def _as_real(block: np.ndarray) -> np.ndarray:
-    """float32 stays float32 (half the memory traffic; the models run in float32
-    anyway), every other dtype becomes float64."""
-    return block if block.dtype == np.float32 else np.asarray(block, dtype=float)
 
 
 def apply_bundle(
@@ -260,7 +254,7 @@ def apply_bundle(
         out: Any = dsk.map_blocks(fn, *args, dtype=float,
                                   chunks=(data.chunks[0], data.chunks[1], (n_out,)))
     else:
-        jobs = getattr(pred.ood, "n_jobs", 1)
+        jobs = pred.ood.n_jobs
         try:
             if n_threads is not None:
                 pred.ood.n_jobs = int(n_threads)  # the neighbour search's own threads

@@ -276,9 +276,7 @@ class Predictor:
         from ..learn.conformal import ConformalClassifier, ConformalRegressor
 
         c = self.confidence if confidence is None else float(confidence)
-        X = np.asarray(X)
-        if X.dtype != np.float32:  # float32 maps stay float32: models and OOD accept it
-            X = X.astype(float, copy=False)
+        X = as_real(X)
         if X.ndim != 2 or X.shape[1] != self.energy.size:
             raise SpectrumError(f"X must have shape (n, {self.energy.size}) on the bundle "
                                 f"grid; found {X.shape}")
@@ -312,6 +310,13 @@ class Predictor:
         k = min(k, self.X_train.shape[0])
         dist, idx = self._index.kneighbors(X, n_neighbors=k)
         return dist, idx
+
+
+def as_real(X: Any) -> np.ndarray:
+    """float32 stays float32 (maps: half the memory traffic, and the networks and the
+    OOD score run in float32 anyway); every other input becomes float64."""
+    X = np.asarray(X)
+    return X if X.dtype == np.float32 else X.astype(float, copy=False)
 
 
 def _read_workflow(path: Path) -> dict[str, Any]:

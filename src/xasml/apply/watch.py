@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import XasmlError
+from ..io._imagestack import EnergyListMissing
 
 __all__ = ["INDEX", "WatchReport", "process_file", "watch"]
 
@@ -155,11 +156,6 @@ def _energy_sidecars(files: list[Path]) -> set[str]:
     return {pat.format(stem=t.stem) for t in tiffs for pat in _SIDECARS}
 
 
-def _waiting_for_energies(path: Path, exc: Exception) -> bool:
-    """A TIFF stack whose energy list has not arrived yet: retry, do not fail."""
-    return path.suffix.lower() in _TIFF_SUFFIXES and "needs its energies" in str(exc)
-
-
 def _candidates(directory: Path, out_dir: Path) -> list[Path]:
     out = []
     files = sorted(directory.iterdir())
@@ -247,8 +243,9 @@ def watch(
                                       figure=figures)
             except XasmlError as exc:
                 st2 = p.stat()
+                # A stack whose energy list has not arrived yet is retried, not failed.
                 if (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns) \
-                        or _waiting_for_energies(p, exc):
+                        or isinstance(exc, EnergyListMissing):
                     pending.append(key)  # still being written: try again next poll
                     continue
                 entry.update(status="failed", message=str(exc))

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..datamodel import ENERGY, as_map
-from ..errors import FormatError, ParameterError, SpectrumError
+from ..errors import FormatError, ParameterError, XasmlError
 from ._hdf5 import H5_ERRORS, open_h5, peek_h5
+from ._imagestack import given_energies, stack_map
 
 __all__ = ["read", "sniff"]
 
@@ -99,8 +99,6 @@ def read(path: Path, *, data: str | None = None, energy: str | None = None,
         indices as ``y``/``x``; attrs ``technique="STXM"``, ``signal="counts"``,
         ``data_path``, ``energy_source``, ``source``, ``format="h5-stack"``.
     """
-    from ._tiff import read_energy_list
-
     if kwargs:
         raise ParameterError("the HDF5 stack reader takes data=, energy=, energies= and "
                              f"energy_file=; found {sorted(kwargs)}")
@@ -117,18 +115,16 @@ def read(path: Path, *, data: str | None = None, energy: str | None = None,
             if nbytes > _MAX_CUBE_BYTES:
                 raise FormatError(path, f"{dpath!r} announces {nbytes / 2**30:.0f} GiB; "
                                         "the header is damaged or the stack needs dask")
-            if energies is not None:
-                e = np.asarray(energies, dtype=float).reshape(-1)
-                source = "argument"
-            elif energy_file is not None:
-                e, source = read_energy_list(energy_file), str(energy_file)
+            given = given_energies(energies, energy_file)
+            if given is not None:
+                e, source = given
             else:
                 epath = _pick(path, "energies", energy, _energy_lists(items), "energy")
                 if epath not in fh or fh[epath].ndim != 1:
                     raise FormatError(path, f"{epath!r} is not a 1-D dataset in the file")
                 e, source = np.asarray(fh[epath][()], dtype=float), epath
             cube = np.asarray(dset[()], dtype=np.float64)
-        except FormatError:
+        except XasmlError:
             raise
         except H5_ERRORS as exc:
             raise FormatError(path, f"cannot read the stack: {type(exc).__name__}: {exc}") \
@@ -142,22 +138,5 @@ def read(path: Path, *, data: str | None = None, energy: str | None = None,
     if len(axes) > 1:
         raise FormatError(path, f"{dpath!r} has shape {cube.shape}: axes {axes} both match the "
                                 f"{e.size} energies; transpose it so the energy axis is unique")
-    cube = np.moveaxis(cube, axes[0], -1)
-    order = np.argsort(e, kind="stable")
-    if np.any(np.diff(e[order]) <= 0):
-        raise FormatError(path, f"energies must be distinct ({source})")
-    da = xr.DataArray(
-        cube[..., order],
-        dims=("y", "x", ENERGY),
-        coords={
-            "y": ("y", np.arange(cube.shape[0]), {"units": "px"}),
-            "x": ("x", np.arange(cube.shape[1]), {"units": "px"}),
-            ENERGY: (ENERGY, e[order], {"units": "eV", "long_name": "energy"}),
-        },
-        attrs={"technique": "STXM", "signal": "counts", "data_path": dpath,
-               "energy_source": source, "source": str(path), "format": "h5-stack"},
-    )
-    try:
-        return as_map(da)
-    except SpectrumError as exc:
-        raise FormatError(path, str(exc)) from None
+    return stack_map(np.moveaxis(cube, axes[0], -1), e, path, source,
+                     {"data_path": dpath, "format": "h5-stack"})

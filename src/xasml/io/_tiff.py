@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..datamodel import ENERGY, as_map
-from ..errors import FormatError, ParameterError, SpectrumError
+from ..errors import FormatError, ParameterError
+from ._imagestack import EnergyListMissing, given_energies, read_energy_list, stack_map
 
 __all__ = ["read", "read_energy_list", "sniff"]
 
@@ -38,53 +38,15 @@ def sniff(path: Path, head: bytes) -> bool:
     return head[:4] in _MAGIC
 
 
-def read_energy_list(path: str | Path) -> np.ndarray:
-    """Energies (eV) from a text file: one per line, first column, ``#`` comments.
-
-    Raises
-    ------
-    FormatError
-        Naming the line that is not a number, or when the file holds none.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise FormatError(p, f"cannot read the energy list: {exc.strerror}") from None
-    values: list[float] = []
-    for no, line in enumerate(text.splitlines(), start=1):
-        body = line.split("#", 1)[0].replace(",", " ").split()
-        if not body:
-            continue
-        try:
-            value = float(body[0])
-        except ValueError:
-            raise FormatError(p, f"expected an energy in eV; found {body[0][:40]!r}",
-                              line=no) from None
-        if not np.isfinite(value):
-            raise FormatError(p, f"energies must be finite; found {body[0]!r}", line=no)
-        values.append(value)
-    if not values:
-        raise FormatError(p, "the energy list holds no numbers")
-    return np.asarray(values)
-
-
 def _energies(path: Path, energies: Any, energy_file: Any) -> tuple[np.ndarray, str]:
-    if energies is not None:
-        try:
-            arr = np.asarray(energies, dtype=float).reshape(-1)
-        except (TypeError, ValueError):
-            raise ParameterError(f"energies must be numbers in eV; found {energies!r}") from None
-        if not np.all(np.isfinite(arr)):
-            raise ParameterError("energies must be finite (no NaN/inf)")
-        return arr, "argument"
-    if energy_file is not None:
-        return read_energy_list(energy_file), str(energy_file)
+    given = given_energies(energies, energy_file)
+    if given is not None:
+        return given
     tried = [path.parent / pat.format(stem=path.stem) for pat in _SIDECARS]
     for cand in tried:
         if cand.is_file():
             return read_energy_list(cand), str(cand)
-    raise FormatError(
+    raise EnergyListMissing(
         path,
         "a TIFF stack needs its energies: pass energies=... or energy_file=..., or put a "
         f"list beside it (tried {', '.join(p.name for p in tried)})",
@@ -168,24 +130,4 @@ def read(path: Path, *, energies: Any = None, energy_file: str | Path | None = N
     if e.size != cube.shape[0]:
         raise FormatError(path, f"the stack has {cube.shape[0]} pages but the energy list "
                                 f"({source}) has {e.size} energies; one per page expected")
-    order = np.argsort(e, kind="stable")
-    if np.any(np.diff(e[order]) <= 0):
-        dup = e[order][:-1][np.diff(e[order]) <= 0]
-        raise FormatError(path, f"energies must be distinct; {dup[0]:g} eV occurs twice "
-                                f"in {source}")
-    data = np.moveaxis(cube[order].astype(np.float64), 0, -1)
-    da = xr.DataArray(
-        data,
-        dims=("y", "x", ENERGY),
-        coords={
-            "y": ("y", np.arange(data.shape[0]), {"units": "px"}),
-            "x": ("x", np.arange(data.shape[1]), {"units": "px"}),
-            ENERGY: (ENERGY, e[order], {"units": "eV", "long_name": "energy"}),
-        },
-        attrs={"technique": "STXM", "signal": "counts", "energy_source": source,
-               "source": str(path), "format": "tiff-stack"},
-    )
-    try:
-        return as_map(da)
-    except SpectrumError as exc:
-        raise FormatError(path, str(exc)) from None
+    return stack_map(np.moveaxis(cube, 0, -1), e, path, source, {"format": "tiff-stack"})

@@ -34,8 +34,8 @@ components are kept (default 8; on standardised spectra 0.99 of the variance
 otherwise takes most noise dimensions too), which keeps the neighbour search an
 exact KD-tree query (:class:`scipy.spatial.cKDTree`, ``n_jobs`` threads) in few
 dimensions; the residual term still sees the dropped ones. On the map
-benchmark (1e6 spectra, 160 energies, 2,400 training spectra) the score costs
-≈1.7 s per million spectra with 4 components, ≈3 s with 8 and ≈9 s with 15.
+benchmark data (160 energies, 2,400 training spectra, 2 threads) the score costs
+≈2.7 s per million spectra with 4 components, ≈3.8 s with 8 and ≈9 s with 15.
 Float32 input is scored in float32.
 
 Threshold
@@ -221,7 +221,7 @@ class OODDetector(BaseEstimator):  # type: ignore[misc]
             dist, _ = self._index.kneighbors(t)
             return np.asarray(dist[:, -1])
         dist, _ = self._index.query(np.asarray(t, dtype=float), k=[k],
-                                    workers=int(getattr(self, "n_jobs", 1)))
+                                    workers=int(self.n_jobs))
         return np.asarray(dist[:, 0])
 
     def calibrate(self, X_calib: Any, quantile: float | None = None) -> OODDetector:

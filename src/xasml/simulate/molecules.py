@@ -234,10 +234,7 @@ def qm9_molecule(index: int) -> Molecule:
     """
     import pandas as pd
 
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise ParameterError(f"qm9_index must be an integer; found {index!r}")
-    if not 1 <= int(index) <= 133_885:
-        raise ParameterError(f"qm9_index must lie in 1…133885; found {index}")
+    index = _check_qm9_index(index)
     files = _qm9_files()
     starts = [_first_index(p) for p in files]
     part = max(k for k, s in enumerate(starts) if s <= index)
@@ -264,7 +261,7 @@ def qm9_molecules(indices: Collection[int]) -> list[Molecule]:
     """
     import pandas as pd
 
-    wanted = [qm9_index_check(i) for i in indices]
+    wanted = [_check_qm9_index(i) for i in indices]
     need = set(wanted)
     found: dict[int, Molecule] = {}
     files = _qm9_files()
@@ -285,7 +282,7 @@ def qm9_molecules(indices: Collection[int]) -> list[Molecule]:
     return [found[i] for i in wanted]
 
 
-def qm9_index_check(index: Any) -> int:
+def _check_qm9_index(index: Any) -> int:
     """``index`` as an int in QM9's range, or a ParameterError saying what was found."""
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
         raise ParameterError(f"qm9_index must be an integer; found {index!r}")
