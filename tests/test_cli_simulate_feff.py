@@ -68,6 +68,24 @@ def test_oxides_n_caps_the_selection(capsys) -> None:
     assert capsys.readouterr().out.splitlines()[0] == "3 structures, 3 sites"
 
 
+def test_oxides_substitution_fills_classes(capsys) -> None:
+    # The measured table has no Mn spinel; substitution puts Mn on both spinel
+    # sites (tetrahedral Mn2+ in MnX2O4, octahedral Mn3+ in ZnMn2O4 ...).
+    argv = ["simulate", "oxides", "--elements", "Mn", "--prototype", "spinel_normal",
+            "--n", "5", "--dry-run", "-o", "unused.zarr"]
+    assert main([*argv, "--no-substitute"]) == 1
+    assert "no prototype compound has an absorber among ['Mn']" in capsys.readouterr().err
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "Mn CN 4 ox +2: 3" in lines and "Mn CN 6 ox +3: 2" in lines
+
+
+def test_missing_option_is_a_usage_error_not_a_traceback(capsys) -> None:
+    assert main(["simulate", "oxides", "--n", "3", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "Missing option '--out'" in err and "Traceback" not in err
+
+
 @pytest.mark.slow
 def test_feff_campaign_cro4_continues_past_bad_files(tmp_path: Path, capsys) -> None:
     pytest.importorskip("feff10")

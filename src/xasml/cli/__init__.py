@@ -34,16 +34,31 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # typer --help / click usage errors
         return int(exc.code or 0)
     except Exception as exc:  # click usage errors arrive as ClickException
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+        usage, abort = _click_errors()
+        if isinstance(exc, usage):
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
+        if isinstance(exc, abort):
             print("xasml: aborted", file=sys.stderr)
             return 130
         raise
     return 0
+
+
+def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """Click's usage-error and abort classes: typer ≥ 0.20 ships its own copy of click."""
+    import importlib
+
+    usage: list[type] = []
+    abort: list[type] = []
+    for name in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage += [c for c in (getattr(mod, "ClickException", None),) if isinstance(c, type)]
+        abort += [c for c in (getattr(mod, "Abort", None),) if isinstance(c, type)]
+    return tuple(usage), tuple(abort)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -135,6 +135,7 @@ def _oxide_entries(
     max_strain: float = 0.03,
     distortion: float = 0.05,
     seed: int = 0,
+    substitute: bool = True,
 ) -> list[Any]:
     """Up to ``n`` labelled oxide structures: prototypes × strains × distorted copies.
 
@@ -155,7 +156,7 @@ def _oxide_entries(
         raise ParameterError(f"--n must be >= 1; found {n}")
     n_base = sum(
         len(c.absorbers if elements is None else set(c.absorbers) & set(elements))
-        for c in compounds(elements=elements, prototypes=prototypes)
+        for c in compounds(elements=elements, prototypes=prototypes, substitute=substitute)
     )
     if n_base == 0:
         raise ParameterError(
@@ -175,6 +176,7 @@ def _oxide_entries(
         distortion=distortion if n_distorted else 0.0,
         n_distorted=n_distorted,
         seed=seed,
+        substitute=substitute,
     )
     return _select(entries, n, seed)
 
@@ -190,6 +192,10 @@ def oxides(
     distortion: float = typer.Option(0.05, "--distortion", help="Displacement width (Å)."),
     seed: int = typer.Option(0, "--seed", help="Seed of distortions and selection."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the structures; run nothing."),
+    substitute: bool = typer.Option(
+        True, "--substitute/--no-substitute",
+        help="Add hypothetical compounds: each element on every prototype cation role "
+             "(Shannon-radius-scaled cells)."),
     scf_radius: float = typer.Option(5.0, "--scf-radius", help="SCF radius in Å (0: no SCF)."),
     fms_radius: float = typer.Option(7.0, "--fms-radius", help="FMS radius in Å."),
     corehole: str = typer.Option("RPA", "--corehole", help="RPA, FSR or NONE."),
@@ -202,8 +208,10 @@ def oxides(
     """FEFF10 K-edge XANES of labelled 3d-metal oxides built from prototypes.
 
     Structures come from the prototype table (CN 4/5/6, oxidation states 2+
-    to 6+; Carbone et al. 2019), expanded by strain and random distortion up
-    to --n entries; labels are recomputed for every distorted structure.
+    to 6+; Carbone et al. 2019) and, unless --no-substitute, its element
+    substitutions (so that each element has each coordination in several
+    materials), expanded by strain and random distortion up to --n entries;
+    labels are recomputed for every distorted structure.
 
     Example: xasml simulate oxides --elements Ti,V,Cr,Mn,Fe,Co,Ni,Cu,Zn --n 2000
     --out oxides.zarr --workers 16
@@ -213,7 +221,7 @@ def oxides(
     els = [e.strip() for e in elements.split(",") if e.strip()]
     settings = _feff_settings(scf_radius, fms_radius, corehole)
     entries = _oxide_entries(els, n, prototypes=prototype or None, max_strain=max_strain,
-                            distortion=distortion, seed=seed)
+                            distortion=distortion, seed=seed, substitute=substitute)
     n_sites = sum(len(e.labels) for e in entries)
     if dry_run:
         counts = Counter(
@@ -224,6 +232,6 @@ def oxides(
             typer.echo(f"{el} CN {cn} ox {ox:+g}: {k}")
         return
     description = {"kind": "oxide_prototypes", "elements": els, "n": n, "seed": seed,
-                   "max_strain": max_strain, "distortion": distortion}
+                   "max_strain": max_strain, "distortion": distortion, "substitute": substitute}
     _run_feff(entries, settings, description, out=out, scheduler=scheduler, workers=workers,
               batch_size=batch_size, progress=progress)

@@ -2,7 +2,8 @@
 
 * :func:`oxide_prototypes` — labelled 3d transition-metal oxides built from
   prototypes (CN 4/5/6, oxidation states 2+ to 6+), with strain and random
-  distortion.
+  distortion; ``substitute=True`` adds every 3d element on every cation role
+  (:mod:`.substitution`, Shannon-radius-scaled cells).
 * :func:`read_structure`, :func:`structure_entries` — user CIF / POSCAR /
   xyz / pymatgen JSON in the same form.
 * :func:`absorber_labels`, :func:`site_labels` — coordination number, local

@@ -37,12 +37,19 @@ __all__ = ["PROTOTYPES", "Compound", "compounds", "distort", "oxide_prototypes",
 
 @dataclass(frozen=True)
 class Compound:
-    """One prototype decoration: structure type, formula, absorbers, builder args."""
+    """One prototype decoration: structure type, formula, absorbers, builder args.
+
+    ``parent`` and ``scale`` are set on substituted compounds
+    (:mod:`.substitution`): the measured compound it came from and the factor
+    applied to its cell lengths.
+    """
 
     prototype: str
     formula: str
     absorbers: tuple[str, ...]
     args: tuple[Any, ...]
+    parent: str | None = None
+    scale: float = 1.0
 
 
 def _sg(
@@ -245,9 +252,17 @@ _COMPOUNDS: tuple[Compound, ...] = (
 
 
 def compounds(
-    *, elements: Iterable[str] | None = None, prototypes: Iterable[str] | None = None
+    *,
+    elements: Iterable[str] | None = None,
+    prototypes: Iterable[str] | None = None,
+    substitute: bool = False,
 ) -> list[Compound]:
-    """The built-in compound table, optionally filtered by absorber and prototype."""
+    """The built-in compound table, optionally filtered by absorber and prototype.
+
+    With ``substitute``, the table is extended by element substitution
+    (:func:`.substitution.substituted`): every requested 3d element on every
+    cation role where it has a Shannon radius, after the measured compounds.
+    """
     els = None if elements is None else set(elements)
     protos = None if prototypes is None else set(prototypes)
     if protos is not None and not protos <= set(PROTOTYPES):
@@ -255,9 +270,15 @@ def compounds(
             f"unknown prototype(s) {sorted(protos - set(PROTOTYPES))}; expected some of "
             f"{sorted(PROTOTYPES)}"
         )
+    table: list[Compound] = list(_COMPOUNDS)
+    if substitute:
+        from .substitution import ELEMENTS_3D, substituted
+
+        wanted = ELEMENTS_3D if els is None else [e for e in ELEMENTS_3D if e in els]
+        table += substituted(_COMPOUNDS, wanted)
     return [
         c
-        for c in _COMPOUNDS
+        for c in table
         if (protos is None or c.prototype in protos)
         and (els is None or els.intersection(c.absorbers))
     ]
@@ -294,6 +315,7 @@ def oxide_prototypes(
     distortion: float = 0.0,
     n_distorted: int = 0,
     seed: int = 0,
+    substitute: bool = False,
 ) -> list[StructureEntry]:
     """Generate labelled 3d-metal oxide structures.
 
@@ -315,6 +337,10 @@ def oxide_prototypes(
         addition to the undistorted one.
     seed
         Seed of the displacement generator (results are reproducible).
+    substitute
+        Add the substituted compounds of :func:`compounds` (hypothetical
+        decorations with Shannon-radius-scaled cells; their ``settings``
+        record ``parent`` and ``scale``).
 
     Returns
     -------
@@ -332,7 +358,7 @@ def oxide_prototypes(
     rng = np.random.default_rng(seed)
     wanted = None if elements is None else set(elements)
     out: list[StructureEntry] = []
-    for comp in compounds(elements=elements, prototypes=prototypes):
+    for comp in compounds(elements=elements, prototypes=prototypes, substitute=substitute):
         base = PROTOTYPES[comp.prototype](*comp.args)
         for s in strains:
             strained: Any
@@ -362,6 +388,8 @@ def oxide_prototypes(
                                 "distortion": distortion if k else 0.0,
                                 "copy": k,
                                 "seed": seed,
+                                **({"parent": comp.parent, "scale": comp.scale}
+                                   if comp.parent else {}),
                             },
                         )
                     )
