@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[float, str]] = {
     "mn_learn": (6, "Mn charge/10Dq regression + conformal coverage (900 multiplet spectra)"),
     "real_oxidation": (5, "Cu oxidation state: trained on FEFF, applied to measured spectra"),
     "kiyohara_sites": (15, "site properties from CVS-TDDFT O K-edge spectra (QM9 subset)"),
+    "kedge_classify": (5, "CN / geometry / oxidation per element from FEFF oxides (Torrisi table)"),
     "qm9_forward": (10, "QM9 O K-edge structure -> spectrum graph network (own CVS-TDDFT set)"),
 }
 QUICK = ("multiplet_speed", "campaign_overhead")

@@ -20,6 +20,7 @@ __all__ = [
     "ClassificationMetrics",
     "RegressionMetrics",
     "classification_metrics",
+    "classification_table",
     "regression_metrics",
 ]
 
@@ -143,3 +144,64 @@ def classification_metrics(
         confusion=m.confusion_matrix(t, p, labels=labs),
         n_samples=int(t.size),
     )
+
+
+def classification_table(
+    y_true: Any,
+    y_pred: Any,
+    by: Any,
+    *,
+    labels: Sequence[Any] | None = None,
+) -> Any:
+    """Accuracy and per-class F1 for each group, in the layout of Torrisi et al. 2020.
+
+    One row per group (e.g. absorbing element), then a ``mean`` row (unweighted
+    mean over the groups, as their "mean accuracy over Ti–Cu") and an ``all``
+    row (pooled over every sample).
+
+    Parameters
+    ----------
+    y_true, y_pred
+        Labels, shape ``(n_samples,)``.
+    by
+        Group of each sample, shape ``(n_samples,)``.
+    labels
+        Classes to give F1 columns for (default: sorted union of both).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the groups, ``mean``, ``all``. Columns: ``n`` (test samples),
+        ``accuracy``, ``macro_f1`` and ``F1[<class>]`` per class; an F1 is NaN
+        where the class is neither true nor predicted in the group.
+    """
+    import pandas as pd
+    from sklearn import metrics as m
+
+    t, p, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(by)
+    if t.ndim != 1 or t.shape != p.shape or t.shape != g.shape:
+        raise InputError(f"y_true, y_pred and by must be 1-D of equal length; found {t.shape}, "
+                         f"{p.shape}, {g.shape}")
+    if t.size == 0:
+        raise InputError("metrics need at least one sample; found none")
+    labs = list(labels) if labels is not None else np.unique(np.concatenate([t, p])).tolist()
+
+    def row(mask: np.ndarray) -> dict[str, float]:
+        tt, pp = t[mask], p[mask]
+        f1 = m.f1_score(tt, pp, labels=labs, average=None, zero_division=0)
+        present = {c for c in labs if np.any(tt == c) or np.any(pp == c)}
+        out = {"n": float(mask.sum()), "accuracy": float(np.mean(tt == pp)),
+               "macro_f1": float(np.mean([f for c, f in zip(labs, f1, strict=True)
+                                          if c in present]))}
+        for c, f in zip(labs, f1, strict=True):
+            out[f"F1[{c}]"] = float(f) if c in present else float("nan")
+        return out
+
+    rows = {str(k): row(g == k) for k in np.unique(g)}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    mean = table.mean(axis=0, skipna=True)
+    mean["n"] = table["n"].sum()
+    table.loc["mean"] = mean
+    table.loc["all"] = pd.Series(row(np.ones(t.size, dtype=bool)))
+    table["n"] = table["n"].astype(int)
+    return table
