@@ -134,3 +134,32 @@ def test_failed_sites_are_named_and_the_rest_is_kept(tmp_path: Path, capsys, mon
     assert "1 of 2 sites failed" in err[-1]
     ds = xr.open_zarr(out)
     assert ds.sizes["sample"] == 1 and str(ds["label_name"].values[0]) == "oxoanion-CrO4-Cr"
+
+
+def test_feff_on_qm9_water_is_the_second_molecular_engine(tmp_path: Path, capsys) -> None:
+    # QM9 index 3 is water: the whole molecule is the cluster; its O has the
+    # two H as covalent neighbours (CrystalNN with ionic radii found none).
+    pytest.importorskip("feff10")
+    from xasml.errors import EngineError
+    from xasml.io import read
+    from xasml.simulate import qm9_molecule
+
+    try:
+        qm9_molecule(3)
+    except EngineError:
+        pytest.skip("qm9pack's data files are not installed")
+
+    out = tmp_path / "w.zarr"
+    code = main(["simulate", "feff", "--qm9", "3", "--element", "O", "-o", str(out), *TINY])
+    assert code == 0, capsys.readouterr().err
+    da = read(out)
+    assert da.sizes["sample"] == 1 and str(da["label_name"].values[0]) == "qm9-3"
+    assert int(da["label_cn"].values[0]) == 2
+    assert float(da["label_mean_nn_distance"].values[0]) == pytest.approx(0.96, abs=0.02)
+    mu = da.values[0]
+    assert np.isfinite(mu).all() and mu.max() > 0.5  # a real edge, step-normalised
+
+
+def test_feff_needs_structures_or_qm9(tmp_path: Path, capsys) -> None:
+    assert main(["simulate", "feff", "-e", "O", "-o", str(tmp_path / "x.zarr")]) == 1
+    assert "give structure files or QM9 molecules" in capsys.readouterr().err

@@ -75,8 +75,11 @@ def _run_feff(
 
 @simulate_app.command("feff")
 def feff(
-    structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, xyz, JSON)."),
+    structures: list[Path] = typer.Argument(
+        None, help="Structure files (CIF, POSCAR, xyz, JSON)."),
     element: str = typer.Option(..., "--element", "-e", help="Absorbing element, e.g. Fe."),
+    qm9: list[str] = typer.Option(
+        [], "--qm9", help="QM9 molecules: START:STOP (stop excluded) or i,j,k; repeatable."),
     charge: float = typer.Option(0.0, "--charge", help="Total charge of xyz molecules."),
     scf_radius: float = typer.Option(5.0, "--scf-radius", help="SCF radius in Å (0: no SCF)."),
     fms_radius: float = typer.Option(7.0, "--fms-radius", help="FMS radius in Å."),
@@ -94,14 +97,20 @@ def feff(
     is reported by name and skipped; failed sites are named and the rest of
     the campaign goes on (exit status 1 when anything failed).
 
+    QM9 molecules (--qm9) are computed whole, as the cluster, one spectrum per
+    inequivalent absorbing atom: the second engine beside CVS-TDDFT.
+
     Example: xasml simulate feff Fe2O3.cif FeO.cif --element Fe --out fe.zarr -j 2
     """
     import sys
 
-    from ..errors import XasmlError
+    from ..errors import ParameterError, XasmlError
     from ..simulate.structures import structure_entries
 
     settings = _feff_settings(scf_radius, fms_radius, corehole)
+    structures = list(structures or [])
+    if not structures and not qm9:
+        raise ParameterError("give structure files or QM9 molecules (--qm9 START:STOP or i,j,k)")
     entries, bad = [], 0
     for path in structures:
         try:
@@ -109,9 +118,30 @@ def feff(
         except XasmlError as exc:
             bad += 1
             print(f"xasml: error: {exc}", file=sys.stderr)
-    description = {"kind": "structures", "files": [str(p) for p in structures], "element": element}
+    if qm9:
+        entries += _qm9_entries(qm9, element)
+    description = {"kind": "structures", "files": [str(p) for p in structures], "qm9": qm9,
+                   "element": element}
     _run_feff(entries, settings, description, out=out, scheduler=scheduler, workers=workers,
               batch_size=batch_size, progress=progress, n_bad_inputs=bad)
+
+
+def _qm9_entries(specs: list[str], element: str) -> list[Any]:
+    """Structure entries of QM9 molecules: each molecule is its own FEFF cluster."""
+    from pymatgen.core import Molecule
+
+    from ..simulate.structures import entry_from_structure
+    from .simulate import _molecules
+
+    out = []
+    for mol in _molecules(specs, [], element, None):
+        if element not in mol.symbols:
+            continue  # a listed molecule without the absorber: nothing to compute
+        obj = Molecule(list(mol.symbols), mol.coords, charge=mol.charge)
+        out.append(entry_from_structure(
+            obj, element, name=mol.name.replace(":", "-"), prototype="qm9",
+            settings={"qm9_index": mol.meta.get("qm9_index"), "smiles": mol.smiles}))
+    return out
 
 
 def _select(entries: list[Any], n: int, seed: int) -> list[Any]:

@@ -122,6 +122,34 @@ def _periodic(obj: Structure | Molecule) -> Structure:
     return Structure.from_sites(boxed.sites)
 
 
+_COVALENT = "pymatgen CovalentBond (tabulated bond lengths, tol 0.2)"
+
+
+def _covalent_neighbours(obj: Structure | Molecule, site: int) -> list[Any] | None:
+    """Covalently bonded neighbours of a site of a molecule; ``None`` to use CrystalNN.
+
+    CrystalNN with ionic radii suits oxides and ions (CrO4 2-), not organic
+    molecules: it gave water's O one neighbour and no H. Molecules whose every
+    pair has tabulated bond lengths (H, C, N, O, F ...) take pymatgen's
+    covalent bonds instead; a pair without data (Cr–O) keeps CrystalNN.
+    """
+    from pymatgen.core import Molecule
+    from pymatgen.core.bonds import CovalentBond
+
+    if not isinstance(obj, Molecule):
+        return None
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for other in obj.get_neighbors(obj[site], 3.0):
+            try:
+                if CovalentBond.is_bonded(obj[site], other, tol=0.2):
+                    out.append(other)
+            except ValueError:  # no bond data for this pair
+                return None
+    return out
+
+
 def oxidation_states(obj: Structure | Molecule) -> tuple[list[float], str]:
     """Oxidation state of every site and the method that gave them.
 
@@ -257,12 +285,16 @@ def site_labels(
         raise ParameterError(f"site index {site} out of range; the structure has {len(obj)} sites")
     if states is None or method is None:
         states, method = oxidation_states(obj)
-    periodic = _periodic(obj).copy()
-    periodic.add_oxidation_state_by_site(list(states))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        info = CrystalNN().get_nn_info(periodic, site)
-    centre = periodic[site].coords
+    covalent = _covalent_neighbours(obj, site)
+    if covalent is not None:
+        info, centre, how = [{"site": n} for n in covalent], obj[site].coords, _COVALENT
+    else:
+        periodic = _periodic(obj).copy()
+        periodic.add_oxidation_state_by_site(list(states))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = CrystalNN().get_nn_info(periodic, site)
+        centre, how = periodic[site].coords, "pymatgen CrystalNN (defaults)"
     dist = np.array([np.linalg.norm(n["site"].coords - centre) for n in info])
     order = np.argsort(dist)
     coords = np.array([info[i]["site"].coords for i in order]).reshape(-1, 3)
@@ -284,7 +316,7 @@ def site_labels(
         mean_nn_distance=float(dist.mean()) if cn else float("nan"),
         neighbours=tuple(info[i]["site"].specie.symbol for i in order),
         provenance={
-            "neighbours": "pymatgen CrystalNN (defaults)",
+            "neighbours": how,
             "geometry": "pymatgen LocalStructOrderParams",
             "oxidation_state": method,
         },
