@@ -15,6 +15,11 @@ from .simulate import _BATCH, _OUT, _PROGRESS, _SCHED, _WORKERS, _launch, simula
 
 # ----------------------------------------------------------------------------- FEFF
 
+# Options both FEFF commands take (typer reads them from each signature).
+_SCF_RADIUS = typer.Option(5.0, "--scf-radius", help="SCF radius in Å (0: no SCF).")
+_FMS_RADIUS = typer.Option(7.0, "--fms-radius", help="FMS radius in Å.")
+_COREHOLE = typer.Option("RPA", "--corehole", help="RPA, FSR or NONE.")
+
 
 def _feff_settings(scf_radius: float, fms_radius: float, corehole: str) -> dict[str, Any]:
     from ..errors import ParameterError
@@ -81,9 +86,9 @@ def feff(
     qm9: list[str] = typer.Option(
         [], "--qm9", help="QM9 molecules: START:STOP (stop excluded) or i,j,k; repeatable."),
     charge: float = typer.Option(0.0, "--charge", help="Total charge of xyz molecules."),
-    scf_radius: float = typer.Option(5.0, "--scf-radius", help="SCF radius in Å (0: no SCF)."),
-    fms_radius: float = typer.Option(7.0, "--fms-radius", help="FMS radius in Å."),
-    corehole: str = typer.Option("RPA", "--corehole", help="RPA, FSR or NONE."),
+    scf_radius: float = _SCF_RADIUS,
+    fms_radius: float = _FMS_RADIUS,
+    corehole: str = _COREHOLE,
     out: Path = _OUT,
     scheduler: str = _SCHED,
     workers: int = _WORKERS,
@@ -226,9 +231,9 @@ def oxides(
         True, "--substitute/--no-substitute",
         help="Add hypothetical compounds: each element on every prototype cation role "
              "(Shannon-radius-scaled cells)."),
-    scf_radius: float = typer.Option(5.0, "--scf-radius", help="SCF radius in Å (0: no SCF)."),
-    fms_radius: float = typer.Option(7.0, "--fms-radius", help="FMS radius in Å."),
-    corehole: str = typer.Option("RPA", "--corehole", help="RPA, FSR or NONE."),
+    scf_radius: float = _SCF_RADIUS,
+    fms_radius: float = _FMS_RADIUS,
+    corehole: str = _COREHOLE,
     out: Path = _OUT,
     scheduler: str = _SCHED,
     workers: int = _WORKERS,

@@ -173,7 +173,9 @@ def classification_table(
     pandas.DataFrame
         Index: the groups, ``mean``, ``all``. Columns: ``n`` (test samples),
         ``accuracy``, ``macro_f1`` and ``F1[<class>]`` per class; an F1 is NaN
-        where the class is neither true nor predicted in the group.
+        where the class is neither true nor predicted in the group, and the
+        row's ``macro_f1`` averages only the classes present (unlike
+        :func:`classification_metrics`, which counts every label).
     """
     import pandas as pd
     from sklearn import metrics as m

@@ -11,6 +11,10 @@ Methods
 * Neighbours: pymatgen :class:`~pymatgen.analysis.local_env.CrystalNN`
   (Pan et al., *Inorg. Chem.* 60, 1590 (2021)), on the structure decorated
   with the oxidation states below so that it uses ionic radii.
+  Molecules whose atoms near the site all have tabulated bond lengths
+  (organic molecules: H, C, N, O, F ...) take pymatgen's covalent bonds
+  instead (ionic radii give water's O no H neighbours); molecular ions with
+  a metal (CrO4 2-) keep CrystalNN.
 * Geometry: pymatgen :class:`~pymatgen.analysis.local_env.LocalStructOrderParams`
   (Zimmermann et al., *Front. Mater.* 4, 34 (2017)), scores in [0, 1] for the
   ideal polyhedra; the label is the best-scoring polyhedron among those with
