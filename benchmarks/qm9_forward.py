@@ -5,11 +5,13 @@ Run: ``python -m benchmarks.qm9_forward [--dataset DIR] [--epochs N] [--n-models
 Data: a per-site O K-edge campaign of randomly drawn O-containing QM9 molecules,
 built once with the resumable runner and cached outside the repository::
 
-    xasml simulate tddft --qm9 <indices> --element O --site per-site \\
-        --out ~/.cache/xasml/qm9-o-rand600-seed0.zarr --workers 2
+    xasml simulate tddft --qm9 "$(python -m benchmarks.qm9_forward --draw 0)" \\
+        --element O --site per-site --out ~/.cache/xasml/qm9-o-rand600-seed0.zarr --workers 2
 
-(the indices: 600 drawn with ``numpy.random.default_rng(0)`` from the 111,322
-O-containing molecules, ``--draw`` prints them). B3LYP/def2-SVP, CVS-TDA over all
+and likewise ``--draw 1`` into ``...-seed1.zarr`` and so on: draw ``s`` is 600
+molecules picked with ``numpy.random.default_rng(s)`` from the 111,322 O-containing
+ones minus the earlier draws, so the draws are disjoint and the benchmark pools
+every one present. B3LYP/def2-SVP, CVS-TDA over all
 core→virtual states, sticks broadened with a 0.5 eV Gaussian onto the engine's O grid.
 
 Protocol: molecules (not sites) are split 8:1:1 (train/val/test), so no molecule is
@@ -32,39 +34,61 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT = Path.home() / ".cache" / "xasml" / "qm9-o-rand600-seed0.zarr"
+CACHE = Path.home() / ".cache" / "xasml"
+DEFAULT = [CACHE / f"qm9-o-rand600-seed{s}.zarr" for s in range(4)]
 
 
 def draw(n: int = 600, seed: int = 0) -> list[int]:
-    """The benchmark's QM9 indices: ``n`` O-containing molecules drawn at random."""
+    """The benchmark's QM9 indices: ``n`` O-containing molecules drawn at random.
+
+    Draw ``seed`` excludes every molecule of the draws with smaller seeds, so the
+    campaigns ``rand600-seed0``, ``rand600-seed1``, ... are disjoint and can be
+    pooled into one data set that grows by whole draws.
+    """
     from xasml.simulate import iter_qm9
 
-    idx = [int(m.name.split(":")[1]) for m in iter_qm9(("O",))]
-    return sorted(np.random.default_rng(seed).choice(idx, n, replace=False).tolist())
+    pool = np.array([int(m.name.split(":")[1]) for m in iter_qm9(("O",))])
+    for s in range(seed + 1):
+        picked = np.random.default_rng(s).choice(pool, n, replace=False)
+        pool = np.setdiff1d(pool, picked) if s < seed else pool
+    return sorted(picked.tolist())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, default=DEFAULT)
+    ap.add_argument("--dataset", type=Path, nargs="+", default=None,
+                    help="campaign datasets to pool (default: the rand600-seed* draws present)")
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--n-models", type=int, default=3)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--cutoff", type=float, default=4.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--draw", action="store_true", help="print the QM9 indices and exit")
+    ap.add_argument("--draw", type=int, metavar="SEED",
+                    help="print the QM9 indices of draw SEED (0, 1, ...) and exit")
     args = ap.parse_args()
-    if args.draw:
-        print(",".join(map(str, draw())))
+    if args.draw is not None:
+        print(",".join(map(str, draw(seed=args.draw))))
         return
 
     from xasml.learn import StructureSpectrumRegressor, spectral_metrics, train_val_test_split
     from xasml.learn.structure_data import load_structure_dataset
 
     t0 = time.perf_counter()
-    structures, spectra = load_structure_dataset(args.dataset)
-    energy = spectra["energy"].values
-    Y = np.asarray(spectra.values, dtype=float)
+    paths = args.dataset or [p for p in DEFAULT if p.is_dir()]
+    if not paths:
+        raise SystemExit(f"no dataset: build {DEFAULT[0]} first (see the module docstring)")
+    structures, blocks = [], []
+    for p in paths:
+        st, sp_ = load_structure_dataset(p)
+        if blocks and not np.array_equal(sp_["energy"].values, blocks[0]["energy"].values):
+            raise SystemExit(f"{p}: energy grid differs from {paths[0]}")
+        structures += st
+        blocks.append(sp_)
+    energy = blocks[0]["energy"].values
+    Y = np.concatenate([np.asarray(b.values, dtype=float) for b in blocks])
+    print("datasets: " + ", ".join(f"{p.name} ({b.sizes['sample']} sites)"
+                                   for p, b in zip(paths, blocks, strict=True)))
     molecule = np.array([s.label.split("#")[0] for s in structures])
     print(f"{len(structures)} O sites of {len(set(molecule))} molecules, {energy.size} energies "
           f"({energy[0]:.1f}-{energy[-1]:.1f} eV), read in {time.perf_counter() - t0:.0f} s")

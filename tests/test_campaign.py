@@ -115,6 +115,17 @@ def test_failures_recorded_and_retried(tmp_path):
     assert (res2.n_new, res2.n_failed, res2.n_done) == (0, 1, 2)
 
 
+def test_progress_logged_as_lines_without_a_terminal(tmp_path, capsys):
+    # pytest's captured stderr is not a terminal, as in a batch job's log file
+    d = grid(fwhm=[1.0, -1.0, 2.0])
+    run_campaign("analytic", d, tmp_path / "p.zarr", scheduler="sync", progress=True)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("simulate (analytic): 3/3 (100 %)")  # failures count as done
+    assert "min elapsed" in err[-1]
+    run_campaign("analytic", d, tmp_path / "q.zarr", scheduler="sync", progress=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_overlapping_design_computes_only_new_keys(tmp_path):
     out = tmp_path / "o.zarr"
     run_campaign("analytic", grid(fwhm="1:3:0.5"), out, n_workers=0, progress=False)

@@ -149,17 +149,35 @@ def test_feff_on_qm9_water_is_the_second_molecular_engine(tmp_path: Path, capsys
     except EngineError:
         pytest.skip("qm9pack's data files are not installed")
 
+    # FEFF puts water's O edge (E_F ~530 eV) ~13 eV under O's tabulated K edge, so the
+    # default grid (from -10 eV) holds only the post-edge tail: refused, not stored.
+    bad = tmp_path / "tail.zarr"
+    code = main(["simulate", "feff", "--qm9", "3", "--element", "O", "-o", str(bad), *TINY])
+    err = capsys.readouterr().err
+    assert code == 1 and "edge is outside the grid" in err and "--e-min" in err
+
     out = tmp_path / "w.zarr"
-    code = main(["simulate", "feff", "--qm9", "3", "--element", "O", "-o", str(out), *TINY])
+    code = main(["simulate", "feff", "--qm9", "3", "--element", "O", "-o", str(out),
+                 "--e-min", "-20", "--e-max", "30", *TINY])
     assert code == 0, capsys.readouterr().err
     da = read(out)
     assert da.sizes["sample"] == 1 and str(da["label_name"].values[0]) == "qm9-3"
     assert int(da["label_cn"].values[0]) == 2
     assert float(da["label_mean_nn_distance"].values[0]) == pytest.approx(0.96, abs=0.02)
-    mu = da.values[0]
-    assert np.isfinite(mu).all() and mu.max() > 0.5  # a real edge, step-normalised
+    e, mu = da["energy"].values, da.values[0]
+    assert e[0] == -20 and e[-1] == 30 and da.sizes["energy"] == 201
+    assert np.isfinite(mu).all() and mu[0] < 0.1 < 0.5 < mu.max()  # the rise is in the grid
+    fermi = float(da["fermi_energy"].values[0] - da["edge_energy"].values[0])
+    assert e[0] < fermi < e[np.argmax(mu)]
 
 
 def test_feff_needs_structures_or_qm9(tmp_path: Path, capsys) -> None:
     assert main(["simulate", "feff", "-e", "O", "-o", str(tmp_path / "x.zarr")]) == 1
     assert "give structure files or QM9 molecules" in capsys.readouterr().err
+
+
+def test_feff_energy_grid_checked(tmp_path: Path, capsys) -> None:
+    args = ["simulate", "feff", "--qm9", "3", "-e", "O", "-o", str(tmp_path / "x.zarr")]
+    assert main([*args, "--e-min", "10", "--e-max", "0"]) == 1
+    assert "need --e-max > --e-min" in capsys.readouterr().err
+    assert not (tmp_path / "x.zarr").exists()

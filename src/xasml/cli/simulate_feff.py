@@ -19,18 +19,33 @@ from .simulate import _BATCH, _OUT, _PROGRESS, _SCHED, _WORKERS, _launch, simula
 _SCF_RADIUS = typer.Option(5.0, "--scf-radius", help="SCF radius in Å (0: no SCF).")
 _FMS_RADIUS = typer.Option(7.0, "--fms-radius", help="FMS radius in Å.")
 _COREHOLE = typer.Option("RPA", "--corehole", help="RPA, FSR or NONE.")
+_E_MIN = typer.Option(
+    -10.0, "--e-min",
+    help="Grid start in eV from the tabulated K edge (O in molecules: -20; FEFF's edge "
+         "lies ~13 eV below the table there).")
+_E_MAX = typer.Option(60.0, "--e-max", help="Grid end in eV from the tabulated K edge.")
+_E_STEP = typer.Option(0.25, "--e-step", help="Grid step in eV.")
 
 
-def _feff_settings(scf_radius: float, fms_radius: float, corehole: str) -> dict[str, Any]:
+def _feff_settings(
+    scf_radius: float, fms_radius: float, corehole: str,
+    e_min: float = -10.0, e_max: float = 60.0, e_step: float = 0.25,
+) -> dict[str, Any]:
     from ..errors import ParameterError
 
     if corehole.upper() not in ("RPA", "FSR", "NONE"):
         raise ParameterError(f"--corehole must be RPA, FSR or NONE; found {corehole!r}")
+    if not (e_max > e_min and e_step > 0):
+        raise ParameterError(
+            f"need --e-max > --e-min and --e-step > 0; found {e_min:g}, {e_max:g}, {e_step:g}")
     # --scf-radius 0 skips SCF (overlapped-atom potentials, ~10x cheaper)
     return {
         "scf_radius": scf_radius if scf_radius > 0 else None,
         "fms_radius": fms_radius,
         "corehole": corehole.upper(),
+        "e_min": e_min,
+        "e_max": e_max,
+        "n_energy": round((e_max - e_min) / e_step) + 1,
     }
 
 
@@ -89,6 +104,9 @@ def feff(
     scf_radius: float = _SCF_RADIUS,
     fms_radius: float = _FMS_RADIUS,
     corehole: str = _COREHOLE,
+    e_min: float = _E_MIN,
+    e_max: float = _E_MAX,
+    e_step: float = _E_STEP,
     out: Path = _OUT,
     scheduler: str = _SCHED,
     workers: int = _WORKERS,
@@ -103,7 +121,8 @@ def feff(
     the campaign goes on (exit status 1 when anything failed).
 
     QM9 molecules (--qm9) are computed whole, as the cluster, one spectrum per
-    inequivalent absorbing atom: the second engine beside CVS-TDDFT.
+    inequivalent absorbing atom: the second engine beside CVS-TDDFT. FEFF puts
+    the O edge of molecules ~13 eV below O's tabulated K edge: give --e-min -20.
 
     Example: xasml simulate feff Fe2O3.cif FeO.cif --element Fe --out fe.zarr -j 2
     """
@@ -112,7 +131,7 @@ def feff(
     from ..errors import ParameterError, XasmlError
     from ..simulate.structures import structure_entries
 
-    settings = _feff_settings(scf_radius, fms_radius, corehole)
+    settings = _feff_settings(scf_radius, fms_radius, corehole, e_min, e_max, e_step)
     structures = list(structures or [])
     if not structures and not qm9:
         raise ParameterError("give structure files or QM9 molecules (--qm9 START:STOP or i,j,k)")
@@ -234,6 +253,9 @@ def oxides(
     scf_radius: float = _SCF_RADIUS,
     fms_radius: float = _FMS_RADIUS,
     corehole: str = _COREHOLE,
+    e_min: float = _E_MIN,
+    e_max: float = _E_MAX,
+    e_step: float = _E_STEP,
     out: Path = _OUT,
     scheduler: str = _SCHED,
     workers: int = _WORKERS,
@@ -254,7 +276,7 @@ def oxides(
     from collections import Counter
 
     els = [e.strip() for e in elements.split(",") if e.strip()]
-    settings = _feff_settings(scf_radius, fms_radius, corehole)
+    settings = _feff_settings(scf_radius, fms_radius, corehole, e_min, e_max, e_step)
     entries = _oxide_entries(els, n, prototypes=prototype or None, max_strain=max_strain,
                             distortion=distortion, seed=seed, substitute=substitute)
     n_sites = sum(len(e.labels) for e in entries)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,13 +23,17 @@ __all__ = ["iter_dask", "local_cluster"]
 
 def local_cluster(n_workers: int) -> LocalCluster:
     """Worker processes with one thread and single-threaded BLAS/OpenMP each."""
-    return LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        env={var: "1" for var in THREAD_VARS},
-    )
+    with warnings.catch_warnings():
+        # With the dashboard off the scheduler still serves health routes on 8787 and
+        # warns when a second local campaign finds it taken; it then takes another port.
+        warnings.filterwarnings("ignore", message="Port 8787 is already in use")
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env={var: "1" for var in THREAD_VARS},
+        )
 
 
 class EnginePlugin(WorkerPlugin):

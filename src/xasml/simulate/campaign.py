@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -257,15 +258,26 @@ def run_campaign(
 
 
 class _progress:
-    """A rich progress bar (or nothing) as a context manager returning ``advance(n)``."""
+    """Progress as a context manager returning ``advance(n)``.
 
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.enabled, self.total, self.label = enabled, total, label
+    A rich bar on a terminal; otherwise (batch jobs, ``nohup``, cluster logs, where a
+    live bar prints nothing) a plain line on stderr at most once a minute and at the end.
+    """
+
+    def __init__(self, enabled: bool, total: int, label: str, every: float = 60.0) -> None:
+        self.enabled, self.total, self.label, self.every = enabled, total, label, every
         self.bar: Any = None
+        self.done = 0
+        self.t0 = self.last = 0.0
 
     def __enter__(self) -> Any:
         if not self.enabled:
             return lambda n: None
+        from rich.console import Console
+
+        if not Console(stderr=True).is_terminal:
+            self.t0 = self.last = time.perf_counter()
+            return self._log
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -285,6 +297,22 @@ class _progress:
         self.bar.start()
         task = self.bar.add_task(f"simulate ({self.label})", total=self.total)
         return lambda n: self.bar.advance(task, n)
+
+    def _log(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if now - self.last < self.every and self.done < self.total:
+            return
+        self.last = now
+        elapsed = now - self.t0
+        left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        print(
+            f"simulate ({self.label}): {self.done}/{self.total} "
+            f"({100 * self.done / max(self.total, 1):.0f} %), {elapsed / 60:.1f} min elapsed, "
+            f"~{left / 60:.0f} min left",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

@@ -26,6 +26,8 @@ output grid is fixed by the engine settings ``e_min``, ``e_max``,
 * ``"absolute"``: ``omega`` itself, the grid being ``E_K(element) + [e_min,
   e_max]`` for the ``element`` setting (one absorbing element per engine).
 
+A grid that starts above E_F (the edge outside it) raises: O in molecules has
+E_F about 13 eV under its tabulated K edge, so it needs ``e_min`` ≈ −20 eV.
 Below FEFF's first point (≈ 4–8 eV under E_F) the spectrum is continued by
 its first value (FEFF's mu there is the small core-hole tail, < 5 % of the
 step); a grid reaching above FEFF's last point raises (raise ``xanes_kmax``).
@@ -372,6 +374,16 @@ class FeffEngine:
                 f"FEFF spectrum of site {site} ({element}) ends at {x[-1]:.1f} eV "
                 f"({self.energy_reference} scale), below the grid end {grid[-1]:.1f} eV; "
                 f"raise xanes_kmax (now {self.xanes_kmax})"
+            )
+        x_fermi = {"edge": fermi - e_k, "fermi": 0.0}.get(self.energy_reference, fermi)
+        if grid[0] > x_fermi:
+            # the whole grid is post-edge: light elements in molecules (O: E_F ~13 eV
+            # under its tabulated K edge) would otherwise come back as a featureless tail
+            raise EngineError(
+                f"FEFF's Fermi level for site {site} ({element}) is at {x_fermi:.1f} eV "
+                f"({self.energy_reference} scale), below the grid start {grid[0]:.1f} eV: "
+                f"the edge is outside the grid; lower e_min (CLI: --e-min) to "
+                f"{math.floor(x_fermi - 5):.0f} or less"
             )
         values = np.interp(grid, x, mu)  # constant continuation below FEFF's first point
         sha = hashlib.sha256(obj.to_json().encode()).hexdigest()
