@@ -77,6 +77,19 @@ def test_restricted_a_matrix_equals_pyscf_get_ab(h2o_scf):
     assert np.abs(diff).max() < 1e-3
 
 
+def test_rank1_df_jk_equals_pyscf_df_get_jk(h2o_scf):
+    # the A build contracts the fitted integrals with the core orbital only; pyscf's
+    # generic density-fitted J/K of the same rank-1 density is the reference
+    mf = h2o_scf
+    c, _, _ = _cvs.core_orbitals(mf, [0])
+    cv = mf.mo_coeff[:, mf.mo_occ == 0]
+    vj, vk = mf.with_df.get_jk(np.outer(c[:, 0], c[:, 0]), hermi=1)
+    j_vv, k_vv = _cvs._df_jk_rank1(mf.with_df, c[:, 0], cv)
+    np.testing.assert_allclose(j_vv, cv.T @ vj @ cv, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(k_vv, cv.T @ vk @ cv, atol=1e-12, rtol=0)
+    assert np.abs(k_vv).max() > 1e-3  # not a vacuous comparison
+
+
 def test_oscillator_strengths_match_pyscf_tda(h2o_scf):
     # independent reference: pyscf's own TDA (Davidson) with all but O 1s frozen
     mf = h2o_scf
