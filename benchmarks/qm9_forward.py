@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--cutoff", type=float, default=4.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--figures", type=Path, default=None,
+                    help="write parity and example-spectra plots (PNG) into this folder")
     ap.add_argument("--draw", type=int, metavar="SEED",
                     help="print the QM9 indices of draw SEED (0, 1, ...) and exit")
     args = ap.parse_args()
@@ -72,23 +74,17 @@ def main() -> None:
         return
 
     from xasml.learn import StructureSpectrumRegressor, spectral_metrics, train_val_test_split
-    from xasml.learn.structure_data import load_structure_dataset
+    from xasml.learn.structure_data import load_structure_datasets
 
     t0 = time.perf_counter()
     paths = args.dataset or [p for p in DEFAULT if p.is_dir()]
     if not paths:
         raise SystemExit(f"no dataset: build {DEFAULT[0]} first (see the module docstring)")
-    structures, blocks = [], []
-    for p in paths:
-        st, sp_ = load_structure_dataset(p)
-        if blocks and not np.array_equal(sp_["energy"].values, blocks[0]["energy"].values):
-            raise SystemExit(f"{p}: energy grid differs from {paths[0]}")
-        structures += st
-        blocks.append(sp_)
-    energy = blocks[0]["energy"].values
-    Y = np.concatenate([np.asarray(b.values, dtype=float) for b in blocks])
-    print("datasets: " + ", ".join(f"{p.name} ({b.sizes['sample']} sites)"
-                                   for p, b in zip(paths, blocks, strict=True)))
+    structures, spectra = load_structure_datasets(paths)
+    energy = spectra["energy"].values
+    Y = np.asarray(spectra.values, dtype=float)
+    print("datasets: " + ", ".join(f"{p.name} ({int((spectra['dataset'] == str(p)).sum())} sites)"
+                                   for p in paths))
     molecule = np.array([s.label.split("#")[0] for s in structures])
     print(f"{len(structures)} O sites of {len(set(molecule))} molecules, {energy.size} energies "
           f"({energy[0]:.1f}-{energy[-1]:.1f} eV), read in {time.perf_counter() - t0:.0f} s")
@@ -133,6 +129,17 @@ def main() -> None:
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")
     print("published (Carbone et al. 2020, ~100x more molecules): 90 % of peaks within 1 eV")
+    if args.figures is not None:
+        from xasml.learn.spectral_metrics import peak_parity_figure, spectra_figure
+
+        args.figures.mkdir(parents=True, exist_ok=True)
+        order = np.argsort(rows["GNN"].per_spectrum_mse)
+        pick = order[np.linspace(0, len(order) - 1, 6).round().astype(int)]  # best .. worst
+        spectra_figure(energy, Y[te], pred, std=std, indices=pick).savefig(
+            args.figures / "qm9_forward_examples.png", dpi=120)
+        peak_parity_figure(energy, Y[te], pred).savefig(
+            args.figures / "qm9_forward_peak_parity.png", dpi=120)
+        print(f"figures: {args.figures}/qm9_forward_{{examples,peak_parity}}.png")
     print(json.dumps({k: {"mse": v.mse, "peaks_within_1ev": v.fraction_within,
                           "precision": v.precision} for k, v in rows.items()}))
 

@@ -11,10 +11,10 @@ import xarray as xr
 pytest.importorskip("torch_geometric")
 
 from xasml.cli import main
-from xasml.errors import ModelError
+from xasml.errors import FormatError, ModelError, XasmlWarning
 from xasml.learn import Structure, StructureSpectrumRegressor
 from xasml.learn.bundle import load_bundle, save_bundle
-from xasml.learn.structure_data import load_structure_dataset
+from xasml.learn.structure_data import load_structure_dataset, load_structure_datasets
 
 H2O = "3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n"
 H2CO = "4\nformaldehyde\nC 0 0 -0.529\nO 0 0 0.676\nH 0 0.935 -1.112\nH 0 -0.935 -1.112\n"
@@ -97,6 +97,39 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     mean, std = model.predict([structures[0], structures[2]], return_std=True)
     np.testing.assert_allclose(pred["intensity"].values, mean, rtol=1e-12)
     np.testing.assert_allclose(pred["intensity_std"].values, std, rtol=1e-12)
+
+
+def _tddft_campaign(tmp_path, name, molecules, basis="6-31g"):
+    argv = ["simulate", "tddft", "--element", "O", "--site", "per-site", "--basis", basis,
+            "--shift", "14", "--out", str(tmp_path / name), "--workers", "0", "--no-progress"]
+    for mol in molecules:
+        path = tmp_path / f"{mol}.xyz"
+        path.write_text({"water": H2O, "formaldehyde": H2CO, "methanol": CH3OH}[mol])
+        argv += ["--xyz", str(path)]
+    assert main(argv) == 0
+    return tmp_path / name
+
+
+def test_datasets_pool_without_duplicates_and_refuse_other_setups(tmp_path):
+    pytest.importorskip("pyscf")
+    a = _tddft_campaign(tmp_path, "a.zarr", ["water", "formaldehyde"])
+    b = _tddft_campaign(tmp_path, "b.zarr", ["methanol", "water"])
+    with pytest.warns(XasmlWarning, match="1 site"):
+        structures, spectra = load_structure_datasets([a, b])
+    assert [s.label for s in structures] == ["water#0", "formaldehyde#1", "methanol#1"]
+    assert list(spectra["label"].values) == [s.label for s in structures]
+    assert list(spectra["dataset"].values) == [str(a), str(a), str(b)]
+    _, sb = load_structure_dataset(b)
+    np.testing.assert_array_equal(spectra.values[2], sb.values[0])  # methanol, unchanged
+    c = _tddft_campaign(tmp_path, "c.zarr", ["methanol"], basis="sto-3g")
+    with pytest.raises(FormatError, match=r"c\.zarr.*engine_settings"):
+        load_structure_datasets([a, c])
+    bundle = tmp_path / "pooled.bundle"
+    with pytest.warns(XasmlWarning, match="1 site"):
+        assert main(["train-forward", str(a), str(b), "--out", str(bundle), "--n-models", "1",
+                     "--max-epochs", "1", "--hidden", "8"]) == 0
+    manifest = load_bundle(bundle).manifest
+    assert manifest.extras["n_train"] == 3 and str(b) in manifest.preprocessing["dataset"]
 
 
 def test_feff_tree_structures_and_common_grid(shared_data):

@@ -11,7 +11,8 @@ from ._app import app
 
 @app.command("train-forward")
 def train_forward_cmd(
-    dataset: Path = typer.Argument(..., help="TDDFT campaign dataset (.zarr) or FEFF run tree."),
+    datasets: list[Path] = typer.Argument(
+        ..., help="TDDFT campaign datasets (.zarr) or FEFF run trees; several are pooled."),
     out: Path = typer.Option(..., "--out", "-o", help="Bundle directory to write."),
     n_models: int = typer.Option(3, "--n-models", help="Ensemble members (std needs >= 2)."),
     max_epochs: int = typer.Option(200, "--max-epochs", help="Most training epochs."),
@@ -24,13 +25,16 @@ def train_forward_cmd(
 ) -> None:
     """Train a structure → spectrum graph-network ensemble and save it as a bundle.
 
+    Several datasets (e.g. disjoint draws of one campaign) are pooled; their
+    element, engine settings and energy grid must agree.
+
     Example: xasml train-forward qm9-o.zarr --out qm9-o-forward.bundle --n-models 3
     """
     from ..learn import StructureSpectrumRegressor
     from ..learn.bundle import hash_training_data, save_bundle
-    from ..learn.structure_data import load_structure_dataset
+    from ..learn.structure_data import load_structure_datasets
 
-    structures, spectra = load_structure_dataset(dataset)
+    structures, spectra = load_structure_datasets(datasets)
     model = StructureSpectrumRegressor(
         cutoff=cutoff,
         cluster_radius=cluster_radius,
@@ -46,7 +50,7 @@ def train_forward_cmd(
         out,
         energy=model.energy_,
         targets=[("spectrum", str(spectra.attrs.get("signal", "")))],
-        preprocessing={"input": "structures", "dataset": str(dataset)},
+        preprocessing={"input": "structures", "dataset": ", ".join(map(str, datasets))},
         training_data_sha256=hash_training_data(spectra.values),
         extras={"element": "" if element is None else str(element),
                 "n_train": len(structures)},

@@ -27,7 +27,7 @@ import xarray as xr
 from ..errors import FormatError, ParameterError, XasmlWarning
 from .graph import Structure
 
-__all__ = ["load_structure_dataset", "read_structure_file"]
+__all__ = ["load_structure_dataset", "load_structure_datasets", "read_structure_file"]
 
 
 def load_structure_dataset(
@@ -62,6 +62,73 @@ def load_structure_dataset(
     if p.is_dir() and ((p / "campaign.json").is_file() or (p / ".zmetadata").is_file()):
         return _from_campaign(p)
     return _from_feff_tree(p, energy)
+
+
+def load_structure_datasets(
+    paths: Any, *, energy: Any = None
+) -> tuple[list[Structure], xr.DataArray]:
+    """Pool several datasets (e.g. disjoint campaign draws) into one training set.
+
+    Parameters
+    ----------
+    paths
+        Sequence of dataset paths, each as in :func:`load_structure_dataset`.
+    energy
+        Passed on to :func:`load_structure_dataset` (FEFF trees).
+
+    Returns
+    -------
+    structures, spectra
+        As :func:`load_structure_dataset`; ``spectra`` gains a ``dataset``
+        coordinate (the path each sample came from). A site already seen in an
+        earlier dataset (same label) is dropped, with a warning.
+
+    Raises
+    ------
+    FormatError
+        A dataset whose energy grid, element or engine settings differ from the
+        first one's (spectra of different set-ups must not be mixed silently).
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ParameterError("give at least one dataset")
+    first_structures, first = load_structure_dataset(paths[0], energy=energy)
+    structures = list(first_structures)
+    blocks = [first.values]
+    labels = [str(v) for v in first["label"].values]
+    origin = [str(paths[0])] * len(labels)
+    seen = set(labels)
+    dropped = 0
+    for path in paths[1:]:
+        more, sp = load_structure_dataset(path, energy=energy)
+        for name in ("element", "engine", "engine_settings"):
+            a, b = first.attrs.get(name), sp.attrs.get(name)
+            if a != b:
+                raise FormatError(path, f"{name} {b!r} differs from {a!r} of {paths[0]}")
+        if sp.sizes["energy"] != first.sizes["energy"] or not np.allclose(
+            sp["energy"].values, first["energy"].values, rtol=0, atol=1e-9
+        ):
+            raise FormatError(path, f"energy grid differs from that of {paths[0]}")
+        keep = [i for i, lab in enumerate(sp["label"].values) if str(lab) not in seen]
+        dropped += sp.sizes["sample"] - len(keep)
+        structures += [more[i] for i in keep]
+        blocks.append(sp.values[keep])
+        new = [str(sp["label"].values[i]) for i in keep]
+        labels += new
+        origin += [str(path)] * len(new)
+        seen.update(new)
+    if dropped:
+        warnings.warn(f"{dropped} site(s) already in an earlier dataset dropped", XasmlWarning,
+                      stacklevel=2)
+    spectra = xr.DataArray(
+        np.concatenate(blocks),
+        dims=("sample", "energy"),
+        coords={"energy": first["energy"].values, "label": ("sample", labels),
+                "dataset": ("sample", origin)},
+        name=first.name,
+        attrs=dict(first.attrs),
+    )
+    return structures, spectra
 
 
 def read_structure_file(path: str | Path, *, element: str | None = None) -> list[Structure]:
