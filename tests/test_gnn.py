@@ -118,6 +118,24 @@ def test_same_seed_same_fit() -> None:
     np.testing.assert_array_equal(a, b)
 
 
+def test_learning_rate_halves_on_a_validation_plateau() -> None:
+    structures, y, _ = _octahedra(10, seed=2)
+    kw = dict(hidden_channels=8, n_rbf=4, n_interactions=1, max_epochs=30, patience=30,
+              learning_rate=0.05, validation_fraction=0.3, random_state=0, device="cpu")
+    m = StructureSpectrumRegressor(lr_patience=1, lr_factor=0.5, **kw).fit(structures, y)
+    (rates,), (val,) = m.learning_rate_curves_, m.validation_loss_curves_
+    assert rates[0] == 0.05 and len(rates) == len(val) == 30
+    for k in range(1, 30):  # lr_patience=1: every epoch that is no new best halves the rate
+        drop = val[k - 1] >= min(val[:k - 1], default=np.inf) * (1 - 1e-4)
+        if rates[k - 1] > 1e-7:  # torch ignores changes below eps=1e-8
+            assert rates[k] == pytest.approx(rates[k - 1] * (0.5 if drop else 1.0))
+    assert rates[-1] < 0.05
+    flat = StructureSpectrumRegressor(lr_patience=None, **kw).fit(structures, y)
+    assert set(flat.learning_rate_curves_[0]) == {0.05}
+    with pytest.raises(ParameterError, match="lr_factor"):
+        StructureSpectrumRegressor(lr_factor=1.5).fit(structures, y)
+
+
 def test_errors() -> None:
     structures, y, _ = _octahedra(4, seed=1)
     with pytest.raises(ParameterError, match="n_models"):

@@ -194,6 +194,11 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         ``n_models >= 2`` ``predict(..., return_std=True)`` gives their spread.
     learning_rate, weight_decay
         Adam settings (defaults 1e-3, 0).
+    lr_patience, lr_factor
+        Multiply the learning rate by ``lr_factor`` (default 0.5) after
+        ``lr_patience`` epochs (default 5) without a better validation loss
+        (``torch.optim.lr_scheduler.ReduceLROnPlateau``); ``None`` keeps it
+        constant. Needs a validation split.
     batch_size
         Graphs per mini-batch (default 32).
     max_epochs, patience, validation_fraction
@@ -218,6 +223,8 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         Global target scale (float).
     loss_curves_, validation_loss_curves_
         Per member, per epoch (scaled MSE).
+    learning_rate_curves_
+        Per member, the learning rate of each epoch.
 
     Examples
     --------
@@ -242,6 +249,8 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         n_models: int = 1,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
+        lr_patience: int | None = 5,
+        lr_factor: float = 0.5,
         batch_size: int = 32,
         max_epochs: int = 200,
         patience: int = 20,
@@ -259,6 +268,8 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.n_models = n_models
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.lr_patience = lr_patience
+        self.lr_factor = lr_factor
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
@@ -284,6 +295,16 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
                 )
         if not isinstance(self.positive, bool):
             raise ParameterError(f"{name}: parameter 'positive' must be True or False")
+        if self.lr_patience is not None and not _is_pos_int(self.lr_patience):
+            raise ParameterError(
+                f"{name}: parameter 'lr_patience' must be a positive int or None; "
+                f"found {self.lr_patience!r}"
+            )
+        if not (isinstance(self.lr_factor, int | float) and 0 < self.lr_factor < 1):
+            raise ParameterError(
+                f"{name}: parameter 'lr_factor' must be a float in (0, 1); "
+                f"found {self.lr_factor!r}"
+            )
 
     def graphs(self, structures: Sequence[Structure]) -> list[Any]:
         """Graphs of ``structures`` with this estimator's cutoffs (reusable across calls)."""
@@ -337,6 +358,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.modules_: list[Any] = []
         self.loss_curves_: list[list[float]] = []
         self.validation_loss_curves_: list[list[float]] = []
+        self.learning_rate_curves_: list[list[float]] = []
         self.best_epochs_: list[int] = []
         with _torch_session(torch, self.n_threads, device):
             for seed in seeds:
@@ -382,6 +404,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.spectrum_attrs_ = dict(meta.get("spectrum_attrs", {}))
         self.best_epochs_ = [int(e) for e in meta.get("best_epochs", [])]
         self.loss_curves_, self.validation_loss_curves_ = [], []
+        self.learning_rate_curves_ = []
         # a bundle trained on a GPU still loads on a machine without one
         device = (torch.device("cpu") if str(self.device).startswith("cuda")
                   and not torch.cuda.is_available() else _resolve_device(torch, self.device))
@@ -412,13 +435,19 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         target_va = ts[va].numpy()
         opt = torch.optim.Adam(module.parameters(), lr=float(self.learning_rate),
                                weight_decay=float(self.weight_decay))
+        sched = None
+        if self.lr_patience is not None and len(va):
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min", factor=float(self.lr_factor), patience=int(self.lr_patience) - 1)
         loss_fn = torch.nn.MSELoss()
         losses: list[float] = []
         val_losses: list[float] = []
+        rates: list[float] = []
         best, best_state, wait, best_epoch = np.inf, None, 0, 0
         epoch = 0
         for epoch in range(1, int(self.max_epochs) + 1):
             module.train()
+            rates.append(float(opt.param_groups[0]["lr"]))
             total = 0.0
             order = tr[torch.randperm(len(tr), generator=gen).numpy()]
             for start in range(0, len(order), bs):
@@ -435,6 +464,8 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             pred = self._run(torch, module, [graphs[i] for i in va], device)
             val = float(np.mean((pred - target_va) ** 2))
             val_losses.append(val)
+            if sched is not None:
+                sched.step(val)
             if val < best:
                 best, wait, best_epoch = val, 0, epoch
                 best_state = copy.deepcopy(module.state_dict())
@@ -448,6 +479,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             best_epoch = epoch
         self.loss_curves_.append(losses)
         self.validation_loss_curves_.append(val_losses)
+        self.learning_rate_curves_.append(rates)
         self.best_epochs_.append(best_epoch)
 
     @staticmethod
