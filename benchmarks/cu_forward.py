@@ -82,6 +82,9 @@ def main() -> None:
     ap.add_argument("--cluster-radius", type=float, default=5.0)
     ap.add_argument("--subset", type=int, default=0, help="train on the first N sites (0: all)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    ap.add_argument("--lr-patience", type=int, default=3,
+                    help="halve the learning rate after this many epochs without improvement")
     args = ap.parse_args()
 
     import torch
@@ -119,7 +122,8 @@ def main() -> None:
     model = StructureSpectrumRegressor(
         cutoff=args.cutoff, cluster_radius=args.cluster_radius, n_rbf=32,
         hidden_channels=args.hidden, n_interactions=3, n_models=args.n_models,
-        learning_rate=3e-3, batch_size=32, max_epochs=args.epochs, patience=5,
+        learning_rate=3e-3, batch_size=32, max_epochs=args.epochs, patience=args.patience,
+        lr_patience=args.lr_patience,
         validation_fraction=0.05, random_state=0, device="auto", n_threads=args.threads,
     )
     t0 = time.perf_counter()
@@ -134,7 +138,9 @@ def main() -> None:
     model.fit(g_tr, scale * y_tr)
     t_fit = time.perf_counter() - t0
     print(f"fit: {t_fit / 60:.1f} min, epochs {[len(c) for c in model.loss_curves_]}, "
-          f"best {model.best_epochs_}, device {next(model.modules_[0].parameters()).device}, "
+          f"best {model.best_epochs_}, final lr {model.learning_rate_curves_[0][-1]:.1e}, "
+          f"val MSE per epoch {np.round(model.validation_loss_curves_[0], 4).tolist()}, "
+          f"device {next(model.modules_[0].parameters()).device}, "
           f"threads {torch.get_num_threads() if args.threads is None else args.threads}")
 
     # --- evaluate -------------------------------------------------------------------
