@@ -57,7 +57,7 @@ def draw(n: int = 600, seed: int = 0) -> list[int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, nargs="+", default=None,
-                    help="campaign datasets to pool (default: the rand600-seed* draws present)")
+                    help="campaign datasets to pool (default: the finished rand600-seed* draws)")
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--n-models", type=int, default=3)
     ap.add_argument("--hidden", type=int, default=64)
@@ -77,7 +77,8 @@ def main() -> None:
     from xasml.learn.structure_data import load_structure_datasets
 
     t0 = time.perf_counter()
-    paths = args.dataset or [p for p in DEFAULT if p.is_dir()]
+    # a draw still being built has parts but no consolidated store yet: left out
+    paths = args.dataset or [p for p in DEFAULT if (p / ".zmetadata").is_file()]
     if not paths:
         raise SystemExit(f"no dataset: build {DEFAULT[0]} first (see the module docstring)")
     structures, spectra = load_structure_datasets(paths)
