@@ -23,7 +23,6 @@ mean TDDFT spectrum of the other sites as a baseline, and the FEFF cost per site
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ def _first_peak(energy: np.ndarray, y: np.ndarray) -> float:
 def main(argv: list[str] | None = None) -> None:
     import xarray as xr
 
+    from xasml.cli import main as cli_main
     from xasml.learn import spectral_metrics
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,10 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     mols = list(dict.fromkeys(str(m) for m in td["molecule"].values))[: args.n]
     idx = ",".join(m.split(":")[1] for m in mols)
     t0 = time.perf_counter()
-    cmd = [sys.executable, "-m", "xasml", "simulate", "feff", "--qm9", idx, "--element", "O",
-           "--scf-radius", "0", "--fms-radius", f"{args.fms:g}", "--e-min", "-20",
-           "--e-max", "40", "--out", str(feff_path), "--workers", str(args.workers)]
-    if subprocess.run(cmd, check=False).returncode != 0:
+    argv_feff = ["simulate", "feff", "--qm9", idx, "--element", "O", "--scf-radius", "0",
+                 "--fms-radius", f"{args.fms:g}", "--e-min", "-20", "--e-max", "40",
+                 "--out", str(feff_path), "--workers", str(args.workers)]
+    if cli_main(argv_feff) != 0:
         print("some FEFF sites failed (see above); comparing the rest", file=sys.stderr)
     wall = time.perf_counter() - t0
     ff = xr.open_zarr(feff_path).load()

@@ -48,10 +48,9 @@ def draw(n: int = 600, seed: int = 0) -> list[int]:
     from xasml.simulate import iter_qm9
 
     pool = np.array([int(m.name.split(":")[1]) for m in iter_qm9(("O",))])
-    for s in range(seed + 1):
-        picked = np.random.default_rng(s).choice(pool, n, replace=False)
-        pool = np.setdiff1d(pool, picked) if s < seed else pool
-    return sorted(picked.tolist())
+    for s in range(seed):
+        pool = np.setdiff1d(pool, np.random.default_rng(s).choice(pool, n, replace=False))
+    return sorted(np.random.default_rng(seed).choice(pool, n, replace=False).tolist())
 
 
 def main() -> None:
