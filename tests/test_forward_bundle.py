@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -130,6 +131,28 @@ def test_datasets_pool_without_duplicates_and_refuse_other_setups(tmp_path):
                      "--max-epochs", "1", "--hidden", "8"]) == 0
     manifest = load_bundle(bundle).manifest
     assert manifest.extras["n_train"] == 3 and str(b) in manifest.preprocessing["dataset"]
+
+
+def test_qm9_campaign_structures_are_the_qm9_geometries(tmp_path):
+    pytest.importorskip("pyscf")
+    if importlib.util.find_spec("qm9pack") is None:  # its data files are read, not imported
+        pytest.skip("qm9pack (QM9 data) is not installed")
+    from xasml.simulate.molecules import qm9_molecule
+
+    out = tmp_path / "qm9.zarr"
+    # QM9 6 (H2CO) before 3 (H2O): the loader must not rely on index order
+    assert main(["simulate", "tddft", "--qm9", "6,3", "--element", "O", "--site", "per-site",
+                 "--basis", "6-31g", "--shift", "14", "--out", str(out), "--workers", "0",
+                 "--no-progress"]) == 0
+    structures, spectra = load_structure_dataset(out)
+    by_label = {s.label: s for s in structures}
+    assert sorted(by_label) == ["qm9:3#0", "qm9:6#1"]
+    for index, atom in ((3, 0), (6, 1)):
+        mol = qm9_molecule(index)
+        s = by_label[f"qm9:{index}#{atom}"]
+        np.testing.assert_array_equal(s.positions, mol.coords)
+        assert s.absorber == atom and mol.symbols[atom] == "O"
+    assert list(spectra["label"].values) == [s.label for s in structures]
 
 
 def test_feff_tree_structures_and_common_grid(shared_data):

@@ -156,6 +156,7 @@ def read_structure_file(path: str | Path, *, element: str | None = None) -> list
 
 
 def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
+    from ..simulate.molecules import qm9_molecules
     from ..simulate.tddft import molecule_from_params
 
     with xr.open_zarr(path) as opened:
@@ -167,9 +168,13 @@ def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
     structures: list[Structure] = []
     keep: list[int] = []
     skipped = 0
-    cache: dict[str, Any] = {}
-    for i in range(ds.sizes["sample"]):
-        params = _molecule_params(ds, i)
+    all_params = [_molecule_params(ds, i) for i in range(ds.sizes["sample"])]
+    # one pass over the QM9 files for all molecules, not one scan per molecule
+    qm9 = sorted({p["qm9_index"] for p in all_params if "qm9_index" in p})
+    cache: dict[str, Any] = {
+        repr(sorted({"qm9_index": i}.items())): m for i, m in zip(qm9, qm9_molecules(qm9))
+    } if qm9 else {}
+    for i, params in enumerate(all_params):
         ident = repr(sorted(params.items()))
         if ident not in cache:
             cache[ident] = molecule_from_params(params)
