@@ -171,9 +171,10 @@ def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
     all_params = [_molecule_params(ds, i) for i in range(ds.sizes["sample"])]
     # one pass over the QM9 files for all molecules, not one scan per molecule
     qm9 = sorted({p["qm9_index"] for p in all_params if "qm9_index" in p})
+    found = qm9_molecules(qm9) if qm9 else []
     cache: dict[str, Any] = {
-        repr(sorted({"qm9_index": i}.items())): m for i, m in zip(qm9, qm9_molecules(qm9))
-    } if qm9 else {}
+        repr(sorted({"qm9_index": i}.items())): m for i, m in zip(qm9, found, strict=True)
+    }
     for i, params in enumerate(all_params):
         ident = repr(sorted(params.items()))
         if ident not in cache:
