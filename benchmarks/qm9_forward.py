@@ -1,6 +1,6 @@
 """QM9 O K-edge structure → spectrum (Carbone et al. 2020) on xasml's own CVS-TDDFT spectra.
 
-Run: ``python -m benchmarks.qm9_forward [--dataset DIR] [--epochs N] [--n-models N]``
+Run: ``python -m benchmarks.qm9_forward [--dataset DIR ...] [--train-fraction F ...]``
 
 Data: a per-site O K-edge campaign of randomly drawn O-containing QM9 molecules,
 built once with the resumable runner and cached outside the repository::
@@ -62,9 +62,9 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--interactions", type=int, default=3)
     ap.add_argument("--cutoff", type=float, default=4.0)
-    ap.add_argument("--train-fraction", type=float, default=1.0,
-                    help="train on this fraction of the training molecules (learning curve); "
-                         "the test set does not change")
+    ap.add_argument("--train-fraction", type=float, nargs="+", default=[1.0],
+                    help="train on these fractions of the training molecules (learning curve, "
+                         "e.g. 0.25 0.5 1); the test set does not change")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--figures", type=Path, default=None,
@@ -72,13 +72,13 @@ def main() -> None:
     ap.add_argument("--draw", type=int, metavar="SEED",
                     help="print the QM9 indices of draw SEED (0, 1, ...) and exit")
     args = ap.parse_args()
-    if not 0 < args.train_fraction <= 1:
-        ap.error(f"--train-fraction must be in (0, 1]; found {args.train_fraction}")
+    if not all(0 < f <= 1 for f in args.train_fraction):
+        ap.error(f"--train-fraction values must be in (0, 1]; found {args.train_fraction}")
     if args.draw is not None:
         print(",".join(map(str, draw(seed=args.draw))))
         return
 
-    from xasml.learn import StructureSpectrumRegressor, spectral_metrics, train_val_test_split
+    from xasml.learn import train_val_test_split
     from xasml.learn.structure_data import load_structure_datasets
 
     t0 = time.perf_counter()
@@ -96,19 +96,39 @@ def main() -> None:
           f"({energy[0]:.1f}-{energy[-1]:.1f} eV), read in {time.perf_counter() - t0:.0f} s")
     sp = train_val_test_split(len(structures), groups=molecule, ratios=(0.8, 0.1, 0.1),
                               random_state=args.seed)
-    tr = np.concatenate([sp.train, sp.validation])  # validation is held out inside fit
+    tr_all = np.concatenate([sp.train, sp.validation])  # validation is held out inside fit
     te = sp.test
-    if args.train_fraction < 1:
-        # learning curve: keep whole molecules, and the same test set for every fraction
-        keep = np.random.default_rng(args.seed).permutation(sorted(set(molecule[tr])))
-        keep = set(keep[:max(1, round(args.train_fraction * len(keep)))])
-        tr = tr[np.isin(molecule[tr], list(keep))]
-    scale = float(Y[tr].max())
-    Y = Y / scale
+    Y = Y / float(Y[tr_all].max())  # one scale for every training fraction
+    # learning curve: nested subsets of whole training molecules, one fixed test set
+    order = np.random.default_rng(args.seed).permutation(sorted(set(molecule[tr_all])))
+    curve = []
+    for fraction in sorted(args.train_fraction):
+        keep = order[:max(1, round(fraction * len(order)))]
+        tr = tr_all[np.isin(molecule[tr_all], keep)]
+        print(f"\n== training fraction {fraction:g}")
+        rows, members = _train_and_score(args, structures, energy, Y, molecule, tr, te,
+                                         figures=args.figures if fraction == 1 else None)
+        curve.append((fraction, len(keep), rows["GNN"], members))
+    if len(curve) > 1:
+        print("\nlearning curve (same test set): molecules, ensemble MSE / peaks<=1eV / "
+              "precision; members' mean peaks<=1eV / precision")
+        for fraction, n_mol, m, mem in curve:
+            rec = np.mean([x.fraction_within for x in mem]) if mem else np.nan
+            pre = np.mean([x.precision for x in mem]) if mem else np.nan
+            print(f"  {fraction:5.2f} {n_mol:6d}  {m.mse:.4f} / {100 * m.fraction_within:.1f}% / "
+                  f"{100 * m.precision:.1f}%   {100 * rec:.1f}% / {100 * pre:.1f}%")
+
+
+def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndarray,
+                     Y: np.ndarray, molecule: np.ndarray, tr: np.ndarray, te: np.ndarray,
+                     figures: Path | None) -> tuple[dict, list]:
+    """Train the ensemble on ``tr``, print its scores on ``te``; (rows, member scores)."""
+    from xasml.learn import StructureSpectrumRegressor, spectral_metrics
+
     model = StructureSpectrumRegressor(
         cutoff=args.cutoff, cluster_radius=8.0, n_rbf=32, hidden_channels=args.hidden,
-        n_interactions=args.interactions, n_models=args.n_models, learning_rate=3e-3, batch_size=32,
-        max_epochs=args.epochs, patience=30, validation_fraction=0.1,
+        n_interactions=args.interactions, n_models=args.n_models, learning_rate=3e-3,
+        batch_size=32, max_epochs=args.epochs, patience=30, validation_fraction=0.1,
         random_state=args.seed, device="auto", n_threads=args.threads,
     )
     t0 = time.perf_counter()
@@ -128,12 +148,13 @@ def main() -> None:
         "train mean": spectral_metrics(energy, Y[te], np.broadcast_to(Y[tr].mean(0), pred.shape),
                                        tolerance=1.0, prominence=0.05),
     }
-    print(f"\ntest: {len(te)} sites of {len(set(molecule[te]))} molecules (none seen in training)")
+    print(f"test: {len(te)} sites of {len(set(molecule[te]))} molecules (none seen in training)")
     print(f"{'model':11} {'MSE':>8} {'median':>8} {'peaks<=1eV':>10} {'precision':>9} "
           f"{'height MAE':>10}")
     for name, m in rows.items():
         print(f"{name:11} {m.mse:8.4f} {m.median_mse:8.4f} {100 * m.fraction_within:9.1f}% "
               f"{100 * m.precision:8.1f}% {m.height_mae:10.4f}")
+    members = []
     if model.n_models > 1:
         # averaging members whose peaks sit at slightly different energies smooths them
         members = [spectral_metrics(energy, Y[te], p, tolerance=1.0, prominence=0.05)
@@ -147,20 +168,20 @@ def main() -> None:
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")
     print("published (Carbone et al. 2020, ~100x more molecules): 90 % of peaks within 1 eV")
-    if args.figures is not None:
+    if figures is not None:
         from xasml.learn.spectral_metrics import peak_parity_figure, spectra_figure
 
-        args.figures.mkdir(parents=True, exist_ok=True)
+        figures.mkdir(parents=True, exist_ok=True)
         order = np.argsort(rows["GNN"].per_spectrum_mse)
         pick = order[np.linspace(0, len(order) - 1, 6).round().astype(int)]  # best .. worst
         spectra_figure(energy, Y[te], pred, std=std, indices=pick).savefig(
-            args.figures / "qm9_forward_examples.png", dpi=120)
+            figures / "qm9_forward_examples.png", dpi=120)
         peak_parity_figure(energy, Y[te], pred).savefig(
-            args.figures / "qm9_forward_peak_parity.png", dpi=120)
-        print(f"figures: {args.figures}/qm9_forward_{{examples,peak_parity}}.png")
+            figures / "qm9_forward_peak_parity.png", dpi=120)
+        print(f"figures: {figures}/qm9_forward_{{examples,peak_parity}}.png")
     print(json.dumps({k: {"mse": v.mse, "peaks_within_1ev": v.fraction_within,
                           "precision": v.precision} for k, v in rows.items()}))
-
+    return rows, members
 
 if __name__ == "__main__":
     main()
