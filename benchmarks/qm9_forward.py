@@ -154,6 +154,12 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
     for name, m in rows.items():
         print(f"{name:11} {m.mse:8.4f} {m.median_mse:8.4f} {100 * m.fraction_within:9.1f}% "
               f"{100 * m.precision:8.1f}% {m.height_mae:10.4f}")
+    # which peaks are missed: the score for larger peaks only
+    sweep = [spectral_metrics(energy, Y[te], pred, tolerance=1.0, prominence=q)
+             for q in (0.05, 0.1, 0.2, 0.4)]
+    print("peaks<=1eV / precision by peak prominence (fraction of the spectrum's range): "
+          + ", ".join(f">={m.prominence:g}: {100 * m.fraction_within:.1f}% / "
+                      f"{100 * m.precision:.1f}% ({m.n_true_peaks} peaks)" for m in sweep))
     members = []
     if model.n_models > 1:
         # averaging members whose peaks sit at slightly different energies smooths them
