@@ -106,8 +106,9 @@ def main() -> None:
         keep = order[:max(1, round(fraction * len(order)))]
         tr = tr_all[np.isin(molecule[tr_all], keep)]
         print(f"\n== training fraction {fraction:g}")
+        last = fraction == max(args.train_fraction)  # figures of the largest training set
         rows, members = _train_and_score(args, structures, energy, Y, molecule, tr, te,
-                                         figures=args.figures if fraction == 1 else None)
+                                         figures=args.figures if last else None)
         curve.append((fraction, len(keep), rows["GNN"], members))
     if len(curve) > 1:
         print("\nlearning curve (same test set): molecules, ensemble MSE / peaks<=1eV / "

@@ -92,15 +92,14 @@ def load_structure_datasets(
     paths = [Path(p) for p in paths]
     if not paths:
         raise ParameterError("give at least one dataset")
-    first_structures, first = load_structure_dataset(paths[0], energy=energy)
-    structures = list(first_structures)
-    blocks = [first.values]
-    labels = [str(v) for v in first["label"].values]
-    origin = [str(paths[0])] * len(labels)
-    seen = set(labels)
+    loaded = [load_structure_dataset(p, energy=energy) for p in paths]
+    first = loaded[0][1]
+    structures: list[Structure] = []
+    blocks: list[np.ndarray] = []
+    labels: list[str] = []
+    origin: list[str] = []
     dropped = 0
-    for path in paths[1:]:
-        more, sp = load_structure_dataset(path, energy=energy)
+    for path, (more, sp) in zip(paths, loaded, strict=True):
         for name in ("element", "engine", "engine_settings"):
             a, b = first.attrs.get(name), sp.attrs.get(name)
             if a != b:
@@ -109,6 +108,7 @@ def load_structure_datasets(
             sp["energy"].values, first["energy"].values, rtol=0, atol=1e-9
         ):
             raise FormatError(path, f"energy grid differs from that of {paths[0]}")
+        seen = set(labels)
         keep = [i for i, lab in enumerate(sp["label"].values) if str(lab) not in seen]
         dropped += sp.sizes["sample"] - len(keep)
         structures += [more[i] for i in keep]
@@ -116,7 +116,6 @@ def load_structure_datasets(
         new = [str(sp["label"].values[i]) for i in keep]
         labels += new
         origin += [str(path)] * len(new)
-        seen.update(new)
     if dropped:
         warnings.warn(f"{dropped} site(s) already in an earlier dataset dropped", XasmlWarning,
                       stacklevel=2)
@@ -170,16 +169,17 @@ def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
     skipped = 0
     all_params = [_molecule_params(ds, i) for i in range(ds.sizes["sample"])]
     # one pass over the QM9 files for all molecules, not one scan per molecule
-    qm9 = sorted({p["qm9_index"] for p in all_params if "qm9_index" in p})
-    found = qm9_molecules(qm9) if qm9 else []
-    cache: dict[str, Any] = {
-        repr(sorted({"qm9_index": i}.items())): m for i, m in zip(qm9, found, strict=True)
-    }
+    indices = sorted({p["qm9_index"] for p in all_params if "qm9_index" in p})
+    qm9 = dict(zip(indices, qm9_molecules(indices), strict=True)) if indices else {}
+    cache: dict[str, Any] = {}
     for i, params in enumerate(all_params):
-        ident = repr(sorted(params.items()))
-        if ident not in cache:
-            cache[ident] = molecule_from_params(params)
-        mol = cache[ident]
+        if "qm9_index" in params:
+            mol = qm9[params["qm9_index"]]
+        else:
+            ident = repr(sorted(params.items()))
+            if ident not in cache:
+                cache[ident] = molecule_from_params(params)
+            mol = cache[ident]
         element = _value(ds, "element", i) or ds.attrs.get("element")
         atom = _absorber(_value(ds, "site", i), mol.sites(str(element)))
         if atom is None:
