@@ -136,6 +136,41 @@ def test_learning_rate_halves_on_a_validation_plateau() -> None:
         StructureSpectrumRegressor(lr_factor=1.5).fit(structures, y)
 
 
+def test_gradient_loss_known_answers() -> None:
+    import torch
+
+    from xasml.learn.gnn import _spectrum_loss
+
+    target = np.zeros((1, 3))
+    pred = np.array([[0.0, 1.0, 0.0]])  # MSE 1/3; differences (1, -1): MSE 1
+    assert _spectrum_loss(pred, target, 0.0) == pytest.approx(1 / 3)
+    assert _spectrum_loss(pred, target, 2.0) == pytest.approx(1 / 3 + 2.0)
+    as_torch = _spectrum_loss(torch.as_tensor(pred), torch.as_tensor(target), 2.0)
+    assert float(as_torch) == pytest.approx(1 / 3 + 2.0)
+    # a constant offset has no slope error: only the MSE term sees it
+    assert _spectrum_loss(target + 0.5, target, 7.0) == pytest.approx(0.25)
+
+
+def test_gradient_weight_scores_validation_with_the_same_loss() -> None:
+    from sklearn.utils import check_random_state
+
+    from xasml.learn.gnn import _spectrum_loss
+
+    structures, y, _ = _octahedra(8, seed=4)
+    m = StructureSpectrumRegressor(hidden_channels=8, n_rbf=4, n_interactions=1, max_epochs=6,
+                                   patience=10, validation_fraction=0.5, gradient_weight=3.0,
+                                   random_state=5, device="cpu").fit(structures, y)
+    split_seed = check_random_state(5).randint(np.iinfo(np.int32).max, size=2)[0]
+    _, va = m._split(8, np.random.RandomState(split_seed))
+    scaled = m.predict([structures[i] for i in va]) / m.y_scale_
+    best = _spectrum_loss(scaled, y[va] / m.y_scale_, 3.0)  # the kept weights are the best
+    assert min(m.validation_loss_curves_[0]) == pytest.approx(best, rel=1e-4)
+    assert best > _spectrum_loss(scaled, y[va] / m.y_scale_, 0.0)
+    for bad in (-1.0, np.inf, True, "1"):
+        with pytest.raises(ParameterError, match="gradient_weight"):
+            StructureSpectrumRegressor(gradient_weight=bad).fit(structures, y)
+
+
 def test_errors() -> None:
     structures, y, _ = _octahedra(4, seed=1)
     with pytest.raises(ParameterError, match="n_models"):
