@@ -1,6 +1,7 @@
-"""QM9 O K-edge structure → spectrum (Carbone et al. 2020) on xasml's own CVS-TDDFT spectra.
+"""QM9 O/N K-edge structure → spectrum (Carbone et al. 2020) on xasml's own CVS-TDDFT spectra.
 
-Run: ``python -m benchmarks.qm9_forward [--dataset DIR ...] [--train-fraction F ...]``
+Run: ``python -m benchmarks.qm9_forward [--element O|N] [--dataset DIR ...]
+[--train-fraction F ...]``
 
 Data: a per-site O K-edge campaign of randomly drawn O-containing QM9 molecules,
 built once with the resumable runner and cached outside the repository::
@@ -8,11 +9,13 @@ built once with the resumable runner and cached outside the repository::
     xasml simulate tddft --qm9 "$(python -m benchmarks.qm9_forward --draw 0)" \\
         --element O --site per-site --out ~/.cache/xasml/qm9-o-rand600-seed0.zarr --workers 2
 
-and likewise ``--draw 1`` into ``...-seed1.zarr`` and so on: draw ``s`` is 600
+and likewise ``--draw 1`` into ``...-seed1.zarr`` and so on (N K edge: ``--element N`` in
+both commands and ``qm9-n-rand600-seed0.zarr``): draw ``s`` is 600
 molecules picked with ``numpy.random.default_rng(s)`` from the 111,322 O-containing
+(79,879 N-containing)
 ones minus the earlier draws, so the draws are disjoint and the benchmark pools
 every one present. B3LYP/def2-SVP, CVS-TDA over all
-core→virtual states, sticks broadened with a 0.5 eV Gaussian onto the engine's O grid.
+core→virtual states, sticks broadened with a 0.5 eV Gaussian onto the engine's grid for the edge.
 
 Protocol: molecules (not sites) are split 8:1:1 (train/val/test), so no molecule is
 in two splits; each spectrum is divided by one global scale (the largest train
@@ -63,6 +66,11 @@ def main() -> None:
                     help="campaign datasets to pool (default: the finished rand600-seed* draws)")
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--n-models", type=int, default=3)
+    ap.add_argument("--patience", type=int, default=30,
+                    help="early stopping: epochs without a better validation loss")
+    ap.add_argument("--lr-patience", type=int, default=5,
+                    help="halve the learning rate after this many epochs without a better "
+                         "validation loss")
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--interactions", type=int, default=3)
     ap.add_argument("--cutoff", type=float, default=4.0)
@@ -152,7 +160,8 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         cutoff=args.cutoff, cluster_radius=8.0, n_rbf=32, hidden_channels=args.hidden,
         n_interactions=args.interactions, n_models=args.n_models, learning_rate=3e-3,
         gradient_weight=args.gradient_weight,
-        batch_size=32, max_epochs=args.epochs, patience=30, validation_fraction=0.1,
+        batch_size=32, max_epochs=args.epochs, patience=args.patience,
+        lr_patience=args.lr_patience, validation_fraction=0.1,
         random_state=args.seed, device="auto", n_threads=args.threads,
     )
     t0 = time.perf_counter()
