@@ -12,10 +12,9 @@ built once with the resumable runner and cached outside the repository::
 and likewise ``--draw 1`` into ``...-seed1.zarr`` and so on (N K edge: ``--element N`` in
 both commands and ``qm9-n-rand600-seed0.zarr``): draw ``s`` is 600
 molecules picked with ``numpy.random.default_rng(s)`` from the 111,322 O-containing
-(79,879 N-containing)
-ones minus the earlier draws, so the draws are disjoint and the benchmark pools
-every one present. B3LYP/def2-SVP, CVS-TDA over all
-core→virtual states, sticks broadened with a 0.5 eV Gaussian onto the engine's grid for the edge.
+(79,879 N-containing) ones minus the earlier draws, so the draws are disjoint and the
+benchmark pools every one present. B3LYP/def2-SVP, CVS-TDA over all core→virtual states,
+sticks broadened with a 0.5 eV Gaussian onto the engine's grid for the edge.
 
 Protocol: molecules (not sites) are split 8:1:1 (train/val/test), so no molecule is
 in two splits; each spectrum is divided by one global scale (the largest train

@@ -149,6 +149,7 @@ def test_gradient_loss_known_answers() -> None:
     assert float(as_torch) == pytest.approx(1 / 3 + 2.0)
     # a constant offset has no slope error: only the MSE term sees it
     assert _spectrum_loss(target + 0.5, target, 7.0) == pytest.approx(0.25)
+    assert _spectrum_loss(np.ones((2, 1)), np.zeros((2, 1)), 3.0) == pytest.approx(1.0)
 
 
 def test_gradient_weight_scores_validation_with_the_same_loss() -> None:
