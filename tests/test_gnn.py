@@ -170,6 +170,8 @@ def test_gradient_weight_scores_validation_with_the_same_loss() -> None:
     for bad in (-1.0, np.inf, True, "1"):
         with pytest.raises(ParameterError, match="gradient_weight"):
             StructureSpectrumRegressor(gradient_weight=bad).fit(structures, y)
+    with pytest.raises(ParameterError, match="weight_decay"):  # the shared rule: finite
+        StructureSpectrumRegressor(weight_decay=np.inf).fit(structures, y)
 
 
 def test_errors() -> None:

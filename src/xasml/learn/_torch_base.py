@@ -58,7 +58,8 @@ def _is_pos_int(v: Any) -> bool:
 
 
 def _is_nonneg_real(v: Any) -> bool:
-    return bool(isinstance(v, int | float | np.number) and not isinstance(v, bool) and v >= 0)
+    return bool(isinstance(v, int | float | np.number) and not isinstance(v, bool)
+                and 0 <= v < np.inf)
 
 
 def _is_sizes(v: Any) -> bool:
@@ -73,6 +74,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dropout": (lambda v: _is_nonneg_real(v) and v < 1, "a float in [0, 1)"),
     "learning_rate": (lambda v: _is_nonneg_real(v) and v > 0, "a float > 0"),
     "weight_decay": (_is_nonneg_real, "a float >= 0"),
+    "gradient_weight": (_is_nonneg_real, "a float >= 0"),
     "batch_size": (_is_pos_int, "a positive int"),
     "max_epochs": (_is_pos_int, "a positive int"),
     "patience": (_is_pos_int, "a positive int"),

@@ -316,11 +316,6 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
                     f"{name}: parameter {key!r} must be a positive int; "
                     f"found {getattr(self, key)!r}"
                 )
-        w = self.gradient_weight
-        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w < np.inf:
-            raise ParameterError(
-                f"{name}: parameter 'gradient_weight' must be a float >= 0; found {w!r}"
-            )
         if not isinstance(self.positive, bool):
             raise ParameterError(f"{name}: parameter 'positive' must be True or False")
         if self.lr_patience is not None and not _is_pos_int(self.lr_patience):
