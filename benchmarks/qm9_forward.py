@@ -78,6 +78,9 @@ def main() -> None:
                          "the campaign's (0.5 eV): how much of the peak score is resolution")
     ap.add_argument("--gradient-weight", type=float, default=0.0,
                     help="weight of the loss on the spectra's first differences (default 0)")
+    ap.add_argument("--cdf-weight", type=float, default=0.0,
+                    help="weight of the earth mover's loss: mean |difference of cumulative "
+                         "sums| (default 0)")
     ap.add_argument("--train-fraction", type=float, nargs="+", default=[1.0],
                     help="train on these fractions of the training molecules (learning curve, "
                          "e.g. 0.25 0.5 1); the test set does not change")
@@ -158,7 +161,7 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
     model = StructureSpectrumRegressor(
         cutoff=args.cutoff, cluster_radius=8.0, n_rbf=32, hidden_channels=args.hidden,
         n_interactions=args.interactions, n_models=args.n_models, learning_rate=3e-3,
-        gradient_weight=args.gradient_weight,
+        gradient_weight=args.gradient_weight, cdf_weight=args.cdf_weight,
         batch_size=32, max_epochs=args.epochs, patience=args.patience,
         lr_patience=args.lr_patience, validation_fraction=0.1,
         random_state=args.seed, device="auto", n_threads=args.threads,

@@ -152,6 +152,32 @@ def test_gradient_loss_known_answers() -> None:
     assert _spectrum_loss(np.ones((2, 1)), np.zeros((2, 1)), 3.0) == pytest.approx(1.0)
 
 
+def test_cdf_loss_is_the_earth_movers_distance() -> None:
+    import torch
+
+    from xasml.learn.gnn import _spectrum_loss
+
+    grid = np.zeros((1, 20))
+    peak = grid.copy()
+    peak[0, 5] = 1.0
+    # a unit peak moved by k points: the CDFs differ by 1 over k of 20 points
+    for k in (1, 3, 8):
+        moved = np.roll(peak, k, axis=1)
+        mse = _spectrum_loss(moved, peak, 0.0)
+        assert mse == pytest.approx(2 / 20)  # plain MSE cannot tell how far it moved
+        assert _spectrum_loss(moved, peak, 0.0, 2.0) == pytest.approx(mse + 2.0 * k / 20)
+        as_torch = _spectrum_loss(torch.as_tensor(moved), torch.as_tensor(peak), 0.0, 2.0)
+        assert float(as_torch) == pytest.approx(mse + 2.0 * k / 20)
+    # smearing a peak over two candidate positions lowers the MSE, but not the
+    # earth-mover distance: that term gives a network no reason to smear
+    smeared = 0.5 * (np.roll(peak, 2, axis=1) + np.roll(peak, -2, axis=1))
+    assert _spectrum_loss(smeared, peak, 0.0) < _spectrum_loss(np.roll(peak, 2, axis=1), peak, 0.0)
+    assert abs(smeared.cumsum(1) - peak.cumsum(1)).mean() == pytest.approx(2 / 20)
+    for bad in (-0.5, np.nan, False):
+        with pytest.raises(ParameterError, match="cdf_weight"):
+            StructureSpectrumRegressor(cdf_weight=bad).fit(*_octahedra(4, seed=1)[:2])
+
+
 def test_gradient_weight_scores_validation_with_the_same_loss() -> None:
     from sklearn.utils import check_random_state
 

@@ -75,6 +75,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "learning_rate": (lambda v: _is_nonneg_real(v) and v > 0, "a float > 0"),
     "weight_decay": (_is_nonneg_real, "a float >= 0"),
     "gradient_weight": (_is_nonneg_real, "a float >= 0"),
+    "cdf_weight": (_is_nonneg_real, "a float >= 0"),
     "batch_size": (_is_pos_int, "a positive int"),
     "max_epochs": (_is_pos_int, "a positive int"),
     "patience": (_is_pos_int, "a positive int"),
