@@ -86,6 +86,9 @@ def main() -> None:
                          "e.g. 0.25 0.5 1); the test set does not change")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save-predictions", type=Path, default=None, metavar="NPZ",
+                    help="write energy, test truth, ensemble mean/std and member predictions "
+                         "(largest training fraction) to this .npz for offline analysis")
     ap.add_argument("--figures", type=Path, default=None,
                     help="write parity and example-spectra plots (PNG) into this folder")
     ap.add_argument("--element", choices=("O", "N"), default="O",
@@ -140,7 +143,8 @@ def main() -> None:
         print(f"\n== training fraction {fraction:g}")
         last = fraction == max(args.train_fraction)  # figures of the largest training set
         rows, members = _train_and_score(args, structures, energy, Y, molecule, tr, te,
-                                         figures=args.figures if last else None)
+                                         figures=args.figures if last else None,
+                                         save=args.save_predictions if last else None)
         curve.append((fraction, len(keep), rows["GNN"], members))
     if len(curve) > 1:
         print("\nlearning curve (same test set): molecules, ensemble MSE / peaks<=1eV / "
@@ -154,7 +158,7 @@ def main() -> None:
 
 def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndarray,
                      Y: np.ndarray, molecule: np.ndarray, tr: np.ndarray, te: np.ndarray,
-                     figures: Path | None) -> tuple[dict, list]:
+                     figures: Path | None, save: Path | None = None) -> tuple[dict, list]:
     """Train the ensemble on ``tr``, print its scores on ``te``; (rows, member scores)."""
     from xasml.learn import StructureSpectrumRegressor, spectral_metrics
 
@@ -209,6 +213,10 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")
     print("published (Carbone et al. 2020, ~100x more molecules): 90 % of peaks within 1 eV")
+    if save is not None:
+        np.savez_compressed(save, energy=energy, truth=Y[te], mean=pred, std=std,
+                            members=model.predict_members(g_te), molecule=molecule[te])
+        print(f"predictions: {save}")
     if figures is not None:
         from xasml.learn.spectral_metrics import peak_parity_figure, spectra_figure
 
