@@ -227,8 +227,21 @@ def test_peak_metric_known_answers() -> None:
     same = spectral_metrics(ENERGY, y, y)
     assert same.n_true_peaks == 6 and same.fraction_within == 1.0 and same.precision == 1.0
     assert same.mse == 0.0 and same.height_mae == 0.0
+    assert same.first_peak_within == 1.0
+    assert np.allclose(np.sort(same.true_peak_energies), [4, 4.5, 10, 10.5, 15, 15.5], atol=0.06)
     moved = spectral_metrics(ENERGY, y, np.stack([_three_peaks(2.0), _three_peaks(2.5)]))
     assert moved.fraction_within == 0.0 and moved.n_matched == 0
+    assert moved.first_peak_within == 0.0 and not moved.true_peak_matched.any()
+    # only the edge peak (4 eV) reproduced: recall 1/3 overall, 1 at the edge
+    edge_only = _three_peaks()[None] * (ENERGY < 7)
+    first = spectral_metrics(ENERGY, y[:1], edge_only)
+    assert first.fraction_within == pytest.approx(1 / 3) and first.first_peak_within == 1.0
+    n, recall = first.recall_by_energy([0, 7, 20, 30])
+    assert n.tolist() == [1, 2, 0]
+    assert recall[:2].tolist() == [1.0, 0.0] and np.isnan(recall[2])
+    with pytest.raises(ParameterError, match="edges"):
+        first.recall_by_energy([5, 1])
+    assert "true_peak_energies" not in first.to_dict()
     near = spectral_metrics(ENERGY, y, np.stack([_three_peaks(0.75), _three_peaks(1.25)]))
     assert near.fraction_within == 1.0  # within 1 eV counts
     wiggly = spectral_metrics(ENERGY, y[:1], _three_peaks()[None] + 0.3 * (np.arange(81) % 2))

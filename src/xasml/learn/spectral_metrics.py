@@ -66,6 +66,13 @@ class PeakMetrics:
         puts a peak near every true one (NaN when none was predicted).
     height_mae
         Mean absolute height difference of the matched peaks (NaN if none).
+    first_peak_within
+        Fraction of the spectra (with any true peak) whose lowest-energy true
+        peak, the edge resonance, is reproduced (NaN when no true peak).
+    true_peak_energies, true_peak_matched
+        Every true peak's energy (eV) and whether it was reproduced, shape
+        ``(n_true_peaks,)`` each: where the misses are
+        (:meth:`recall_by_energy`).
     tolerance, prominence
         Settings used (eV; fraction of the spectrum range).
     """
@@ -79,13 +86,39 @@ class PeakMetrics:
     fraction_within: float
     precision: float
     height_mae: float
+    first_peak_within: float
+    true_peak_energies: np.ndarray
+    true_peak_matched: np.ndarray
     tolerance: float
     prominence: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (without the per-spectrum array)."""
+        """JSON-ready dict (without the per-spectrum and per-peak arrays)."""
         return {k: (float(v) if isinstance(v, float | np.floating) else v)
-                for k, v in self.__dict__.items() if k != "per_spectrum_mse"}
+                for k, v in self.__dict__.items() if not isinstance(v, np.ndarray)}
+
+    def recall_by_energy(self, edges: Any) -> tuple[np.ndarray, np.ndarray]:
+        """True peaks and the fraction reproduced in each energy window.
+
+        Parameters
+        ----------
+        edges
+            Increasing window edges, eV, shape ``(n_windows + 1,)``; a window
+            holds ``edges[i] <= E < edges[i + 1]``.
+
+        Returns
+        -------
+        n_true, recall
+            Shape ``(n_windows,)`` each; recall is NaN in a window without peaks.
+        """
+        b = np.asarray(edges, dtype=np.float64)
+        if b.ndim != 1 or b.size < 2 or not np.all(np.diff(b) > 0):
+            raise ParameterError(
+                f"edges must be at least two increasing energies (eV); found {edges!r}")
+        n, _ = np.histogram(self.true_peak_energies, bins=b)
+        hit, _ = np.histogram(self.true_peak_energies[self.true_peak_matched], bins=b)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return n, np.where(n > 0, hit / np.maximum(n, 1), np.nan)
 
 
 def _arrays(energy: Any, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,16 +214,24 @@ def spectral_metrics(
         raise ParameterError(f"tolerance must be > 0 eV; found {tolerance!r}")
     e, t, p = _arrays(energy, y_true, y_pred)
     per = np.mean((t - p) ** 2, axis=1)
-    n_true = n_pred = n_matched = 0
+    n_pred = 0
     height_err: list[float] = []
+    energies: list[np.ndarray] = []
+    matched: list[np.ndarray] = []
     for yt, yp in zip(t, p, strict=True):
         tp, th = find_spectrum_peaks(e, yt, prominence=prominence)
         pp, ph = find_spectrum_peaks(e, yp, prominence=prominence)
         pairs = match_peaks(tp, pp, tolerance)
-        n_true += tp.size
         n_pred += pp.size
-        n_matched += len(pairs)
         height_err += [abs(float(ph[j] - th[i])) for i, j in pairs]
+        hit = np.zeros(tp.size, dtype=bool)
+        hit[[i for i, _ in pairs]] = True
+        energies.append(tp)
+        matched.append(hit)
+    true_e = np.concatenate(energies)
+    true_hit = np.concatenate(matched)
+    n_true, n_matched = int(true_e.size), int(true_hit.sum())
+    firsts = [h[0] for h in matched if h.size]  # peaks come in order of energy
     return PeakMetrics(
         mse=float(per.mean()),
         median_mse=float(np.median(per)),
@@ -201,6 +242,9 @@ def spectral_metrics(
         fraction_within=n_matched / n_true if n_true else float("nan"),
         precision=n_matched / n_pred if n_pred else float("nan"),
         height_mae=float(np.mean(height_err)) if height_err else float("nan"),
+        first_peak_within=float(np.mean(firsts)) if firsts else float("nan"),
+        true_peak_energies=true_e,
+        true_peak_matched=true_hit,
         tolerance=float(tolerance),
         prominence=float(prominence),
     )
