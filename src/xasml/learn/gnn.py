@@ -104,7 +104,8 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         mover's distance between predicted and true spectrum. Its minimiser
         under uncertain peak positions is a sharp peak at the median position,
         where plain MSE prefers a smeared average; validation uses the same
-        loss.
+        loss. (On the QM9 O K-edge benchmark a weight of 1 sharpened the
+        predictions, more peaks at lower precision, without raising recall.)
     lr_patience, lr_factor
         Multiply the learning rate by ``lr_factor`` (default 0.5) after
         ``lr_patience`` epochs (default 5) without a better validation loss
