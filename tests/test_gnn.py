@@ -242,6 +242,8 @@ def test_peak_metric_known_answers() -> None:
     with pytest.raises(ParameterError, match="edges"):
         first.recall_by_energy([5, 1])
     assert "true_peak_energies" not in first.to_dict()
+    with pytest.raises(InputError, match="no spectra"):
+        spectral_metrics(ENERGY, np.zeros((0, 81)), np.zeros((0, 81)))
     near = spectral_metrics(ENERGY, y, np.stack([_three_peaks(0.75), _three_peaks(1.25)]))
     assert near.fraction_within == 1.0  # within 1 eV counts
     wiggly = spectral_metrics(ENERGY, y[:1], _three_peaks()[None] + 0.3 * (np.arange(81) % 2))

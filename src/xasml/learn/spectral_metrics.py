@@ -130,6 +130,8 @@ def _arrays(energy: Any, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarr
             f"y_true and y_pred must both have shape (n_spectra, {e.size}) on the energy "
             f"grid; found {t.shape} and {p.shape}"
         )
+    if t.shape[0] == 0:
+        raise InputError("y_true and y_pred hold no spectra: nothing to score")
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(p))):
         raise InputError("y_true or y_pred contain NaN or infinite values")
     return e, t, p
