@@ -117,8 +117,7 @@ class PeakMetrics:
                 f"edges must be at least two increasing energies (eV); found {edges!r}")
         n, _ = np.histogram(self.true_peak_energies, bins=b)
         hit, _ = np.histogram(self.true_peak_energies[self.true_peak_matched], bins=b)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return n, np.where(n > 0, hit / np.maximum(n, 1), np.nan)
+        return n, np.where(n > 0, hit / np.maximum(n, 1), np.nan)
 
 
 def _arrays(energy: Any, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
