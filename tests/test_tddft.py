@@ -11,12 +11,8 @@ from xasml.errors import EngineError, ParameterError
 from xasml.simulate import _cvs, _siteprops
 from xasml.simulate.base import Engine, get_engine
 from xasml.simulate.molecules import Molecule, parse_xyz
-from xasml.simulate.tddft import (
-    HARTREE_EV,
-    TDDFTEngine,
-    broaden,
-    core_excitations,
-)
+from xasml.simulate.tddft import HARTREE_EV, broaden, core_excitations
+from xasml.simulate.tddft_engine import TDDFTEngine
 
 # QM9 geometries (B3LYP/6-31G(2df,p)), Å
 H2O = parse_xyz(

@@ -156,7 +156,7 @@ def read_structure_file(path: str | Path, *, element: str | None = None) -> list
 
 def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
     from ..simulate.molecules import qm9_molecules
-    from ..simulate.tddft import molecule_from_params
+    from ..simulate.tddft_engine import molecule_from_params
 
     with xr.open_zarr(path) as opened:
         ds = opened.load()

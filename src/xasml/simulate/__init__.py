@@ -22,7 +22,8 @@ from .molecules import (
     read_xyz,
 )
 from .structures import absorber_labels, oxide_prototypes, read_structure
-from .tddft import CoreExcitations, TDDFTEngine, core_excitations, fit_shift
+from .tddft import CoreExcitations, core_excitations, fit_shift
+from .tddft_engine import TDDFTEngine
 
 __all__ = [
     "ENGINES",

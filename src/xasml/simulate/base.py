@@ -66,7 +66,7 @@ class Engine(Protocol):
 ENGINES: dict[str, str] = {
     "analytic": "xasml.simulate.analytic:AnalyticEngine",
     "multiplet": "xasml.simulate.multiplet:MultipletEngine",
-    "tddft": "xasml.simulate.tddft:TDDFTEngine",
+    "tddft": "xasml.simulate.tddft_engine:TDDFTEngine",
     "feff": "xasml.simulate.feff:FeffEngine",
 }
 
