@@ -21,6 +21,8 @@ Task = Literal["regression", "classification"]
 Normalization = Literal["none", "l1", "max"]
 NORMALIZATIONS: tuple[str, ...] = ("none", "l1", "max")
 MODELS: tuple[str, ...] = ("mlp", "cnn", "rf", "extra_trees", "knn", "ridge")
+#: The workflow bundle's top-level file (see :mod:`xasml.learn.workflow`).
+WORKFLOW_FILE = "workflow.json"
 
 
 # ---------------------------------------------------------------- resampling
