@@ -80,6 +80,8 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--cutoff", type=float, default=3.5)
     ap.add_argument("--cluster-radius", type=float, default=5.0)
+    ap.add_argument("--bonds", action="store_true",
+                    help="add covalent-bond features to the graphs")
     ap.add_argument("--subset", type=int, default=0, help="train on the first N sites (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
@@ -120,7 +122,7 @@ def main() -> None:
     if args.subset:
         ids_tr, s_tr, y_tr = ids_tr[: args.subset], s_tr[: args.subset], y_tr[: args.subset]
     model = StructureSpectrumRegressor(
-        cutoff=args.cutoff, cluster_radius=args.cluster_radius, n_rbf=32,
+        cutoff=args.cutoff, cluster_radius=args.cluster_radius, n_rbf=32, bonds=args.bonds,
         hidden_channels=args.hidden, n_interactions=3, n_models=args.n_models,
         learning_rate=3e-3, batch_size=32, max_epochs=args.epochs, patience=args.patience,
         lr_patience=args.lr_patience,

@@ -77,6 +77,9 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--interactions", type=int, default=3)
     ap.add_argument("--cutoff", type=float, default=4.0)
+    ap.add_argument("--bonds", action="store_true",
+                    help="add covalent-bond features to the graphs (bonded edge flag, "
+                         "bond and H counts per atom)")
     ap.add_argument("--target-fwhm", type=float, default=None,
                     help="re-broaden the targets to this total Gaussian FWHM (eV), wider than "
                          "the campaign's (0.5 eV): how much of the peak score is resolution")
@@ -167,7 +170,8 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
     from xasml.learn import StructureSpectrumRegressor, spectral_metrics
 
     model = StructureSpectrumRegressor(
-        cutoff=args.cutoff, cluster_radius=8.0, n_rbf=32, hidden_channels=args.hidden,
+        cutoff=args.cutoff, cluster_radius=8.0, n_rbf=32, bonds=args.bonds,
+        hidden_channels=args.hidden,
         n_interactions=args.interactions, n_models=args.n_models, learning_rate=3e-3,
         gradient_weight=args.gradient_weight, cdf_weight=args.cdf_weight,
         batch_size=32, max_epochs=args.epochs, patience=args.patience,

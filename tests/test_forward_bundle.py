@@ -85,7 +85,9 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
 
     bundle = tmp_path / "fwd.bundle"
     assert main(["train-forward", str(data), "--out", str(bundle), "--n-models", "2",
-                 "--max-epochs", "3", "--hidden", "16"]) == 0
+                 "--max-epochs", "3", "--hidden", "16", "--bonds"]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["model"]["params"]["bonds"] is True
     out = tmp_path / "pred.nc"
     assert main(["forward", str(bundle), str(files[0]), str(files[2]), "--out", str(out)]) == 0
     assert "2 predicted spectra" in capsys.readouterr().out
@@ -93,8 +95,9 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     assert pred["intensity"].dims == ("sample", "energy")
     assert list(pred["label"].values) == ["water#0", "methanol#1"]
     np.testing.assert_allclose(pred["energy"].values, spectra["energy"].values)
-    # The file holds exactly the bundle's ensemble mean and std.
+    # The file holds exactly the bundle's ensemble mean and std, from bond-aware graphs.
     model = load_bundle(bundle).model
+    assert model.bonds is True
     mean, std = model.predict([structures[0], structures[2]], return_std=True)
     np.testing.assert_allclose(pred["intensity"].values, mean, rtol=1e-12)
     np.testing.assert_allclose(pred["intensity_std"].values, std, rtol=1e-12)

@@ -69,6 +69,30 @@ def test_rotation_translation_permutation_invariance(fitted) -> None:
     assert np.abs(model.predict([other]) - model.predict([s])).max() > 1e-4
 
 
+def test_bond_aware_model_keeps_the_invariances_and_sees_the_bonds() -> None:
+    structures, y, _ = _octahedra(6, seed=2)
+    model = StructureSpectrumRegressor(
+        cutoff=4.0, n_rbf=16, hidden_channels=16, n_interactions=2, bonds=True,
+        max_epochs=3, validation_fraction=0.0, random_state=0, device="cpu", n_threads=1,
+    ).fit(structures, y)
+    assert model.n_features_in_ == model.graphs(structures)[0].x.shape[1]
+    s = _random_cluster(5)
+    rot = Rotation.random(random_state=3).as_matrix()
+    perm = np.random.default_rng(7).permutation(10)
+    moved = Structure(s.numbers[perm], s.positions[perm] @ rot.T + 2.0,
+                      int(np.flatnonzero(perm == s.absorber)[0]))
+    np.testing.assert_allclose(model.predict([moved]), model.predict([s]), atol=1e-5)
+    # an O–O pair is bonded at 1.5 Å and not at 1.7 Å, past 1.2 x (0.66 + 0.66) = 1.58 Å
+    pair = [Structure(np.array([8, 8, 1]), np.array([[0, 0, 0], [d, 0, 0], [0, 3, 0]]))
+            for d in (1.5, 1.7)]
+    g = model.graphs(pair)
+    assert g[0].edge_attr[:, -1].sum() == 2 and g[1].edge_attr[:, -1].sum() == 0
+    # graphs built without bonds do not fit this model
+    plain = StructureSpectrumRegressor(n_rbf=16).graphs(pair)
+    with pytest.raises(InputError, match="bonds=True"):
+        model.predict(plain)
+
+
 def test_overfits_peak_position_as_function_of_bond_length(fitted) -> None:
     model, structures, y = fitted
     pred = model.predict(structures)
@@ -207,6 +231,8 @@ def test_errors() -> None:
     structures, y, _ = _octahedra(4, seed=1)
     with pytest.raises(ParameterError, match="n_models"):
         StructureSpectrumRegressor(n_models=0).fit(structures, y)
+    with pytest.raises(ParameterError, match="bonds"):
+        StructureSpectrumRegressor(bonds=1).fit(structures, y)
     with pytest.raises(InputError, match="shape"):
         StructureSpectrumRegressor(max_epochs=1).fit(structures, y[:3])
     with pytest.raises(InputError, match="negative"):

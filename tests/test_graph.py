@@ -15,6 +15,7 @@ from xasml.errors import InputError, ParameterError
 from xasml.learn.graph import (
     ELEMENTS,
     Structure,
+    bond_features,
     build_graph,
     gaussian_rbf,
     n_node_features,
@@ -78,6 +79,51 @@ def test_node_features_one_hot_period_group() -> None:
     assert f[:, -1].tolist() == [1, 0, 0]
 
 
+# methanol (C, O, then H on C x3, H on O), geometry of tests/test_forward_bundle.py
+METHANOL = Structure.from_symbols(
+    ["C", "O", "H", "H", "H", "H"],
+    [[-0.0465, 0.6649, 0], [-0.0465, -0.7593, 0], [-1.0853, 0.9876, 0],
+     [0.4379, 1.0739, 0.8897], [0.4379, 1.0739, -0.8897], [0.8686, -1.0813, 0]],
+    absorber=1,
+)
+
+
+def test_bond_features_of_methanol_are_its_lewis_structure() -> None:
+    adj, counts = bond_features(METHANOL.numbers, METHANOL.positions)
+    # bonds: C-O, C-H x3, O-H; the H...H and O...H(C) contacts (1.7-2.1 Å) are not bonds
+    expected = {(0, 1), (0, 2), (0, 3), (0, 4), (1, 5)}
+    assert {(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(adj)), strict=True)} == expected
+    assert np.array_equal(adj, adj.T)
+    # (bonded atoms, bonded H) / 4: C 4 and 3, O 2 and 1, each H 1 and 0
+    np.testing.assert_allclose(counts * 4, [[4, 3], [2, 1], [1, 0], [1, 0], [1, 0], [1, 0]])
+
+
+def test_bonds_add_a_flag_to_exactly_the_bonded_edges() -> None:
+    g0 = build_graph(METHANOL, cutoff=4.0, cluster_radius=None, n_rbf=8)
+    g = build_graph(METHANOL, cutoff=4.0, cluster_radius=None, n_rbf=8, bonds=True)
+    assert g.x.shape == (6, n_node_features(bonds=True)) == (6, n_node_features() + 2)
+    assert g.edge_attr.shape == (g0.edge_attr.shape[0], 9)
+    # the distance-only features are unchanged, the extra columns come last
+    assert np.array_equal(g.x[:, : n_node_features()].numpy(), g0.x.numpy())
+    assert np.array_equal(g.edge_attr[:, :8].numpy(), g0.edge_attr.numpy())
+    order = g.atom_index.numpy()  # node k is atom order[k]; the absorber O is node 0
+    np.testing.assert_allclose(g.x[:, -2:].numpy() * 4,
+                               [[2, 1], [4, 3], [1, 0], [1, 0], [1, 0], [1, 0]])
+    assert order.tolist() == [1, 0, 2, 3, 4, 5]
+    src, tgt = g.edge_index.numpy()
+    bonded = {(0, 1), (0, 2), (0, 3), (0, 4), (1, 5)}
+    for s_, t_, flag in zip(order[src], order[tgt], g.edge_attr[:, -1].numpy(), strict=True):
+        assert flag == float((min(s_, t_), max(s_, t_)) in bonded)
+
+
+def test_bonds_are_found_before_the_cluster_is_cut() -> None:
+    # the C of methanol's O is 1.42 Å away; with a 1.5 Å cluster only O, C and the
+    # hydroxyl H remain, but C still counts its three H (outside the cluster) as bonded
+    g = build_graph(METHANOL, cutoff=4.0, cluster_radius=1.5, n_rbf=8, bonds=True)
+    assert g.atom_index.numpy().tolist() == [1, 0, 5]
+    np.testing.assert_allclose(g.x[:, -2:].numpy() * 4, [[2, 1], [4, 3], [1, 0]])
+
+
 def test_bad_inputs_raise() -> None:
     with pytest.raises(InputError, match="positions"):
         Structure(np.array([29, 8]), np.zeros((3, 3)))
@@ -87,6 +133,8 @@ def test_bad_inputs_raise() -> None:
         Structure.from_symbols(["Cu", "Xx"], np.zeros((2, 3)))
     with pytest.raises(ParameterError, match="cutoff"):
         build_graph(Structure(np.array([29]), np.zeros((1, 3))), cutoff=0.0)
+    with pytest.raises(ParameterError, match="bonds"):
+        build_graph(Structure(np.array([29]), np.zeros((1, 3))), bonds="yes")
 
 
 def test_real_feff_clusters_neighbour_counts(shared_data: Path, tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ def train_forward_cmd(
     cutoff: float = typer.Option(5.0, "--cutoff", help="Edge cutoff (Å)."),
     cluster_radius: float = typer.Option(6.0, "--cluster-radius", help="Cluster radius (Å)."),
     hidden: int = typer.Option(64, "--hidden", help="Width of node states."),
+    bonds: bool = typer.Option(False, "--bonds/--no-bonds",
+                               help="Add covalent bonds from the geometry to the graphs."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     overwrite: bool = typer.Option(False, help="Replace an existing bundle."),
 ) -> None:
@@ -39,6 +41,7 @@ def train_forward_cmd(
         cutoff=cutoff,
         cluster_radius=cluster_radius,
         hidden_channels=hidden,
+        bonds=bonds,
         n_models=n_models,
         max_epochs=max_epochs,
         patience=patience,

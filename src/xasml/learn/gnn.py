@@ -80,6 +80,11 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         None keeps all).
     n_rbf
         Gaussian radial basis functions per edge (default 32).
+    bonds
+        Add covalent bonds found from the geometry to the graph, as the
+        molecular graphs of Carbone et al. carry them: a bonded flag per edge
+        and bond/hydrogen counts per atom (:func:`~xasml.learn.graph.bond_features`;
+        default False, distances only).
     hidden_channels
         Width of node states (default 64).
     n_interactions
@@ -156,6 +161,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         cutoff: float = 5.0,
         cluster_radius: float | None = 6.0,
         n_rbf: int = 32,
+        bonds: bool = False,
         hidden_channels: int = 64,
         n_interactions: int = 3,
         positive: bool = True,
@@ -177,6 +183,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.cutoff = cutoff
         self.cluster_radius = cluster_radius
         self.n_rbf = n_rbf
+        self.bonds = bonds
         self.hidden_channels = hidden_channels
         self.n_interactions = n_interactions
         self.positive = positive
@@ -210,8 +217,10 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
                     f"{name}: parameter {key!r} must be a positive int; "
                     f"found {getattr(self, key)!r}"
                 )
-        if not isinstance(self.positive, bool):
-            raise ParameterError(f"{name}: parameter 'positive' must be True or False")
+        for key in ("positive", "bonds"):
+            if not isinstance(getattr(self, key), bool):
+                raise ParameterError(f"{name}: parameter {key!r} must be True or False; "
+                                     f"found {getattr(self, key)!r}")
         if self.lr_patience is not None and not _is_pos_int(self.lr_patience):
             raise ParameterError(
                 f"{name}: parameter 'lr_patience' must be a positive int or None; "
@@ -231,11 +240,21 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
                 f"found {type(structures).__name__}"
             )
         return build_graphs(structures, cutoff=self.cutoff,
-                            cluster_radius=self.cluster_radius, n_rbf=self.n_rbf)
+                            cluster_radius=self.cluster_radius, n_rbf=self.n_rbf,
+                            bonds=self.bonds)
 
     def _as_graphs(self, X: Any) -> list[Any]:
         Data = _import_pyg().data.Data
         if isinstance(X, Sequence) and len(X) > 0 and isinstance(X[0], Data):
+            want = (n_node_features(self.bonds), self._n_edge_features())
+            for i, g in enumerate(X):
+                got = (int(g.x.shape[1]), int(g.edge_attr.shape[1]))
+                if got != want:
+                    raise InputError(
+                        f"graph {i} has {got[0]} node and {got[1]} edge features; this "
+                        f"estimator (n_rbf={self.n_rbf}, bonds={self.bonds}) expects "
+                        f"{want[0]} and {want[1]}: build the graphs with its graphs() method"
+                    )
             return list(X)
         return self.graphs(X)
 
@@ -280,14 +299,17 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         with _torch_session(torch, self.n_threads, device):
             for seed in seeds:
                 torch.manual_seed(int(seed))
-                module = build_gnn(n_node_features(), int(self.n_rbf), t.shape[1],
-                                   hidden_channels=int(self.hidden_channels),
+                module = build_gnn(n_node_features(self.bonds), self._n_edge_features(),
+                                   t.shape[1], hidden_channels=int(self.hidden_channels),
                                    n_interactions=int(self.n_interactions),
                                    positive=self.positive).to(device)
                 self._train(torch, module, device, graphs, ts, tr, va, int(seed))
                 self.modules_.append(module.eval())
-        self.n_features_in_ = n_node_features()
+        self.n_features_in_ = n_node_features(self.bonds)
         return self
+
+    def _n_edge_features(self) -> int:
+        return int(self.n_rbf) + int(self.bonds)
 
     def _export_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Arrays (for safetensors) and JSON metadata that fully restore the fit.
@@ -330,12 +352,13 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             prefix = f"member{i}."
             state = {k[len(prefix):]: torch.as_tensor(v) for k, v in arrays.items()
                      if k.startswith(prefix)}
-            module = build_gnn(n_node_features(), int(self.n_rbf), self.energy_.size,
+            module = build_gnn(n_node_features(self.bonds), self._n_edge_features(),
+                               self.energy_.size,
                                hidden_channels=int(self.hidden_channels),
                                n_interactions=int(self.n_interactions), positive=self.positive)
             module.load_state_dict(state, strict=True)
             self.modules_.append(module.to(device).eval())
-        self.n_features_in_ = n_node_features()
+        self.n_features_in_ = n_node_features(self.bonds)
 
     def _split(self, n: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
         n_val = round(float(self.validation_fraction) * n)

@@ -14,6 +14,14 @@ atomic numbers, Cartesian positions (Å) and the index of the absorbing atom.
   Gaussian radial basis of the distance times a cosine envelope that takes
   them smoothly to zero at the cutoff (:func:`gaussian_rbf`), as in SchNet.
 
+With ``bonds=True`` the graph also carries the covalent bonds that Carbone et
+al.'s network read from the molecular graph, here derived from the geometry
+alone (A–B bonded when ``d_AB < 1.2 (r_A + r_B)``, Cordero covalent radii, the
+rule of the TDDFT site labels): a bonded flag on each edge and, per node, the
+number of bonded atoms and of bonded hydrogens (:func:`bond_features`). Bonds
+are found in the whole structure before the cluster is cut, so an atom near
+the cluster's edge keeps its true coordination.
+
 The graph depends on the positions only through interatomic distances, so any
 network built on it is invariant to rotations and translations; permuting the
 non-absorber atoms permutes nodes and edges, which sum/mean aggregation does
@@ -44,6 +52,7 @@ __all__ = [
     "ELEMENTS",
     "Structure",
     "build_graph",
+    "bond_features",
     "build_graphs",
     "gaussian_rbf",
     "node_features",
@@ -176,9 +185,60 @@ def _period_group(z: int) -> tuple[int, int]:
     return period, pos - 14
 
 
-def n_node_features() -> int:
-    """Width of :func:`node_features` rows: one-hot (+ other) + period, group, Z, absorber."""
-    return len(ELEMENTS) + 1 + 4
+def n_node_features(bonds: bool = False) -> int:
+    """Width of the node feature rows of a graph.
+
+    One-hot (+ other) + period, group, Z, absorber (:func:`node_features`), and
+    with ``bonds=True`` the two columns of :func:`bond_features`.
+    """
+    return len(ELEMENTS) + 1 + 4 + (_N_BOND_NODE if bonds else 0)
+
+
+# Cordero et al., Dalton Trans. 2008, 2832 (the table of ase.data); multiplied by
+# this factor for the bond test, as in xasml.simulate's molecular site labels.
+BOND_FACTOR = 1.2
+_N_BOND_NODE = 2
+# A node's bond counts are divided by this so typical values (0-4) lie in [0, 1].
+_BOND_COUNT_SCALE = 4.0
+
+
+def _covalent_radii(numbers: np.ndarray) -> np.ndarray:
+    try:
+        from ase.data import covalent_radii
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "bond-aware graphs need ase for covalent radii; install it with "
+            "`pip install ase` (or `xasml[learn]`)"
+        ) from exc
+    return np.asarray(covalent_radii, dtype=np.float64)[numbers]
+
+
+def bond_features(numbers: Any, positions: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Covalent bonds of a structure from its geometry.
+
+    Parameters
+    ----------
+    numbers
+        Atomic numbers, shape ``(n_atoms,)``.
+    positions
+        Cartesian coordinates, shape ``(n_atoms, 3)``, Å.
+
+    Returns
+    -------
+    adjacency
+        Boolean, shape ``(n_atoms, n_atoms)``: ``d_ij < 1.2 (r_i + r_j)``, no self bonds.
+    counts
+        Shape ``(n_atoms, 2)``, float32: number of bonded atoms and of bonded
+        hydrogens, each divided by 4.
+    """
+    z = np.asarray(numbers, dtype=np.int64)
+    xyz = np.asarray(positions, dtype=np.float64)
+    r = _covalent_radii(z)
+    d = np.linalg.norm(xyz[:, None] - xyz[None], axis=-1)
+    adj = d < BOND_FACTOR * (r[:, None] + r[None])
+    np.fill_diagonal(adj, False)
+    counts = np.stack([adj.sum(1), adj[:, z == 1].sum(1)], axis=1) / _BOND_COUNT_SCALE
+    return adj, counts.astype(np.float32)
 
 
 def node_features(numbers: Any, absorber: int) -> np.ndarray:
@@ -233,7 +293,8 @@ def gaussian_rbf(distance: Any, cutoff: float, n_rbf: int) -> Any:
     return torch.exp(-((d - mu) ** 2) / (2.0 * sigma**2)) * env
 
 
-def _check_graph_params(cutoff: float, cluster_radius: float | None, n_rbf: int) -> None:
+def _check_graph_params(cutoff: float, cluster_radius: float | None, n_rbf: int,
+                        bonds: bool = False) -> None:
     if not isinstance(cutoff, int | float) or isinstance(cutoff, bool) or not cutoff > 0:
         raise ParameterError(f"cutoff must be a distance > 0 in Å; found {cutoff!r}")
     if cluster_radius is not None and not (
@@ -244,6 +305,8 @@ def _check_graph_params(cutoff: float, cluster_radius: float | None, n_rbf: int)
         )
     if not isinstance(n_rbf, int | np.integer) or isinstance(n_rbf, bool) or n_rbf < 1:
         raise ParameterError(f"n_rbf must be a positive int; found {n_rbf!r}")
+    if not isinstance(bonds, bool | np.bool_):
+        raise ParameterError(f"bonds must be True or False; found {bonds!r}")
 
 
 def build_graph(
@@ -252,6 +315,7 @@ def build_graph(
     cutoff: float = 5.0,
     cluster_radius: float | None = 6.0,
     n_rbf: int = 32,
+    bonds: bool = False,
 ) -> Any:
     """Absorber-centred graph of one structure.
 
@@ -266,20 +330,24 @@ def build_graph(
         None keeps every atom.
     n_rbf
         Number of Gaussian radial basis functions on the edges.
+    bonds
+        Add the covalent-bond features (:func:`bond_features`): two node
+        columns (bond and hydrogen counts) and a last edge column, 1 for a
+        bonded pair, else 0.
 
     Returns
     -------
     torch_geometric.data.Data
-        ``x`` ``(n_nodes, n_node_features())`` float32; ``edge_index``
+        ``x`` ``(n_nodes, n_node_features(bonds))`` float32; ``edge_index``
         ``(2, n_edges)`` int64 (row 0 source ``j``, row 1 target ``i``);
-        ``edge_attr`` ``(n_edges, n_rbf)`` float32; ``edge_length``
+        ``edge_attr`` ``(n_edges, n_rbf + bonds)`` float32; ``edge_length``
         ``(n_edges,)`` Å; ``pos`` ``(n_nodes, 3)`` Å relative to the absorber;
         ``atom_index`` ``(n_nodes,)`` positions of the nodes in the input
         structure. Node 0 is the absorber.
     """
     import torch
 
-    _check_graph_params(cutoff, cluster_radius, n_rbf)
+    _check_graph_params(cutoff, cluster_radius, n_rbf, bonds)
     Data = _import_pyg().data.Data
     rel = structure.positions - structure.positions[structure.absorber]
     r0 = np.linalg.norm(rel, axis=1)
@@ -294,10 +362,18 @@ def build_graph(
     mask = (dist < float(cutoff)) & ~torch.eye(n, dtype=torch.bool)
     tgt, src = mask.nonzero(as_tuple=True)
     length = dist[tgt, src]
+    x = node_features(structure.numbers[order], 0)
+    edge_attr = gaussian_rbf(length, cutoff, n_rbf).to(torch.float32)
+    if bonds:
+        adj, counts = bond_features(structure.numbers, structure.positions)
+        adj = adj[np.ix_(order, order)]
+        x = np.concatenate([x, counts[order]], axis=1)
+        flag = torch.as_tensor(adj[tgt.numpy(), src.numpy()], dtype=torch.float32)
+        edge_attr = torch.cat([edge_attr, flag[:, None]], dim=1)
     return Data(
-        x=torch.as_tensor(node_features(structure.numbers[order], 0)),
+        x=torch.as_tensor(x),
         edge_index=torch.stack([src, tgt]).to(torch.int64),
-        edge_attr=gaussian_rbf(length, cutoff, n_rbf).to(torch.float32),
+        edge_attr=edge_attr,
         edge_length=length.to(torch.float32),
         pos=pos.to(torch.float32),
         atom_index=torch.as_tensor(order),
@@ -311,6 +387,7 @@ def build_graphs(
     cutoff: float = 5.0,
     cluster_radius: float | None = 6.0,
     n_rbf: int = 32,
+    bonds: bool = False,
 ) -> list[Any]:
     """:func:`build_graph` for each structure (same keyword arguments)."""
     out = []
@@ -319,5 +396,6 @@ def build_graphs(
             raise InputError(
                 f"structures[{i}] must be an xasml.learn.Structure; found {type(s).__name__}"
             )
-        out.append(build_graph(s, cutoff=cutoff, cluster_radius=cluster_radius, n_rbf=n_rbf))
+        out.append(build_graph(s, cutoff=cutoff, cluster_radius=cluster_radius, n_rbf=n_rbf,
+                               bonds=bonds))
     return out
