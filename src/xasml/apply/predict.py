@@ -21,12 +21,12 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import ModelError, ParameterError, SpectrumError
+from ..learn.bundle import _sha256
 from ..learn.workflow import (
     NORMALIZATIONS,
     TRAINING_FILE,
     WORKFLOW_FILE,
     WORKFLOW_VERSION,
-    _sha256,
     normalize_rows,
     resample,
 )
