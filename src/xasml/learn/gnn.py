@@ -21,7 +21,6 @@ uncertainty estimation using deep ensembles", NeurIPS (2017).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -32,13 +31,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError, ParameterError
 from ._torch_base import _RULES, _import_torch, _is_pos_int, _resolve_device, _torch_session
-from .gnn_net import _spectrum_loss, build_gnn
+from .gnn_net import build_gnn
+from .gnn_train import run_module, train_member
 from .graph import Structure, _import_pyg, build_graphs, n_node_features
 
 __all__ = ["StructureSpectrumRegressor", "build_gnn"]
-
-_PREDICT_BATCH = 512
-
 
 def _targets(y: Any, n: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Target values ``(n, n_energy)``, energy grid and attrs from a stack or array."""
@@ -303,7 +300,17 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
                                    t.shape[1], hidden_channels=int(self.hidden_channels),
                                    n_interactions=int(self.n_interactions),
                                    positive=self.positive).to(device)
-                self._train(torch, module, device, graphs, ts, tr, va, int(seed))
+                curves = train_member(
+                    torch, module, device, graphs, ts, tr, va, int(seed),
+                    batch_size=int(self.batch_size), learning_rate=float(self.learning_rate),
+                    weight_decay=float(self.weight_decay), lr_patience=self.lr_patience,
+                    lr_factor=float(self.lr_factor), gradient_weight=float(self.gradient_weight),
+                    cdf_weight=float(self.cdf_weight), max_epochs=int(self.max_epochs),
+                    patience=int(self.patience))
+                self.loss_curves_.append(curves.loss)
+                self.validation_loss_curves_.append(curves.validation_loss)
+                self.learning_rate_curves_.append(curves.learning_rate)
+                self.best_epochs_.append(curves.best_epoch)
                 self.modules_.append(module.eval())
         self.n_features_in_ = n_node_features(self.bonds)
         return self
@@ -367,73 +374,6 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         perm = rng.permutation(n)
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
-    def _train(self, torch: Any, module: Any, device: Any, graphs: list[Any], ts: Any,
-               tr: np.ndarray, va: np.ndarray, seed: int) -> None:
-        Batch = _import_pyg().data.Batch
-        gen = torch.Generator().manual_seed(seed)
-        bs = int(min(self.batch_size, len(tr)))
-        target_va = ts[va].numpy()
-        opt = torch.optim.Adam(module.parameters(), lr=float(self.learning_rate),
-                               weight_decay=float(self.weight_decay))
-        sched = None
-        if self.lr_patience is not None and len(va):
-            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode="min", factor=float(self.lr_factor), patience=int(self.lr_patience) - 1)
-        g, c = float(self.gradient_weight), float(self.cdf_weight)
-        losses: list[float] = []
-        val_losses: list[float] = []
-        rates: list[float] = []
-        best, best_state, wait, best_epoch = np.inf, None, 0, 0
-        epoch = 0
-        for epoch in range(1, int(self.max_epochs) + 1):
-            module.train()
-            rates.append(float(opt.param_groups[0]["lr"]))
-            total = 0.0
-            order = tr[torch.randperm(len(tr), generator=gen).numpy()]
-            for start in range(0, len(order), bs):
-                idx = order[start:start + bs]
-                batch = Batch.from_data_list([graphs[i] for i in idx]).to(device)
-                opt.zero_grad()
-                loss = _spectrum_loss(module(batch), ts[idx].to(device), g, c)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            losses.append(total / len(tr))
-            if len(va) == 0:
-                continue
-            pred = self._run(torch, module, [graphs[i] for i in va], device)
-            val = float(_spectrum_loss(pred, target_va, g, c))
-            val_losses.append(val)
-            if sched is not None:
-                sched.step(val)
-            if val < best:
-                best, wait, best_epoch = val, 0, epoch
-                best_state = copy.deepcopy(module.state_dict())
-            else:
-                wait += 1
-                if wait >= int(self.patience):
-                    break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        else:
-            best_epoch = epoch
-        self.loss_curves_.append(losses)
-        self.validation_loss_curves_.append(val_losses)
-        self.learning_rate_curves_.append(rates)
-        self.best_epochs_.append(best_epoch)
-
-    @staticmethod
-    def _run(torch: Any, module: Any, graphs: list[Any], device: Any) -> np.ndarray:
-        """Scaled network outputs for graphs, ``(n_graphs, n_energy)``, no grad."""
-        Batch = _import_pyg().data.Batch
-        out = []
-        module.eval()
-        with torch.no_grad():
-            for start in range(0, len(graphs), _PREDICT_BATCH):
-                chunk = Batch.from_data_list(graphs[start:start + _PREDICT_BATCH])
-                out.append(module(chunk.to(device)).cpu().numpy().astype(np.float64))
-        return np.concatenate(out, axis=0)
-
     def predict_members(self, X: Any) -> np.ndarray:
         """Predictions of every ensemble member, shape ``(n_models, n_samples, n_energy)``."""
         check_is_fitted(self, "modules_")
@@ -443,7 +383,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         torch = _import_torch()
         device = next(self.modules_[0].parameters()).device
         with _torch_session(torch, self.n_threads, device):
-            preds = [self._run(torch, m, graphs, device) for m in self.modules_]
+            preds = [run_module(torch, m, graphs, device) for m in self.modules_]
         return np.stack(preds) * self.y_scale_
 
     def predict(self, X: Any, return_std: bool = False) -> Any:

@@ -1,0 +1,138 @@
+"""Training and batched inference of one structure → spectrum network.
+
+:func:`train_member` fits one ensemble member of
+:class:`~xasml.learn.StructureSpectrumRegressor`: Adam on mini-batches of
+graphs, the loss of :func:`~xasml.learn.gnn_net._spectrum_loss`, the learning
+rate reduced on validation plateaus, early stopping that keeps the best
+weights. :func:`run_module` evaluates a network on many graphs in batches.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .gnn_net import _spectrum_loss
+from .graph import _import_pyg
+
+__all__ = ["TrainingCurves", "run_module", "train_member"]
+
+_PREDICT_BATCH = 512
+
+
+@dataclass(frozen=True)
+class TrainingCurves:
+    """Per-epoch history of one member.
+
+    Attributes
+    ----------
+    loss, validation_loss
+        Training and validation loss per epoch (validation empty without a
+        validation split).
+    learning_rate
+        Learning rate of each epoch.
+    best_epoch
+        The epoch whose weights were kept (the last one without validation).
+    """
+
+    loss: list[float]
+    validation_loss: list[float]
+    learning_rate: list[float]
+    best_epoch: int
+
+
+def run_module(torch: Any, module: Any, graphs: list[Any], device: Any) -> np.ndarray:
+    """Network outputs for ``graphs``, shape ``(n_graphs, n_energy)``, float64, no grad."""
+    Batch = _import_pyg().data.Batch
+    out = []
+    module.eval()
+    with torch.no_grad():
+        for start in range(0, len(graphs), _PREDICT_BATCH):
+            chunk = Batch.from_data_list(graphs[start:start + _PREDICT_BATCH])
+            out.append(module(chunk.to(device)).cpu().numpy().astype(np.float64))
+    return np.concatenate(out, axis=0)
+
+
+def train_member(
+    torch: Any, module: Any, device: Any, graphs: list[Any], ts: Any,
+    tr: np.ndarray, va: np.ndarray, seed: int, *,
+    batch_size: int, learning_rate: float, weight_decay: float, lr_patience: int | None,
+    lr_factor: float, gradient_weight: float, cdf_weight: float, max_epochs: int,
+    patience: int,
+) -> TrainingCurves:
+    """Train ``module`` in place on graphs ``tr`` with early stopping on ``va``.
+
+    Parameters
+    ----------
+    torch
+        The torch module (imported lazily by the caller).
+    module, device
+        The network and the device it lives on.
+    graphs
+        All graphs; ``tr`` and ``va`` index into them.
+    ts
+        Scaled targets, a float32 tensor of shape ``(len(graphs), n_energy)``.
+    tr, va
+        Training and validation indices (``va`` may be empty: no early stopping).
+    seed
+        Seed of the mini-batch order.
+    batch_size, learning_rate, weight_decay, lr_patience, lr_factor, gradient_weight,
+    cdf_weight, max_epochs, patience
+        As in :class:`~xasml.learn.StructureSpectrumRegressor`.
+
+    Returns
+    -------
+    TrainingCurves
+        The member's history; the module holds the best weights.
+    """
+    Batch = _import_pyg().data.Batch
+    gen = torch.Generator().manual_seed(seed)
+    bs = int(min(batch_size, len(tr)))
+    target_va = ts[va].numpy()
+    opt = torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    sched = None
+    if lr_patience is not None and len(va):
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=lr_factor, patience=int(lr_patience) - 1)
+    g, c = gradient_weight, cdf_weight
+    losses: list[float] = []
+    val_losses: list[float] = []
+    rates: list[float] = []
+    best, best_state, wait, best_epoch = np.inf, None, 0, 0
+    epoch = 0
+    for epoch in range(1, max_epochs + 1):
+        module.train()
+        rates.append(float(opt.param_groups[0]["lr"]))
+        total = 0.0
+        order = tr[torch.randperm(len(tr), generator=gen).numpy()]
+        for start in range(0, len(order), bs):
+            idx = order[start:start + bs]
+            batch = Batch.from_data_list([graphs[i] for i in idx]).to(device)
+            opt.zero_grad()
+            loss = _spectrum_loss(module(batch), ts[idx].to(device), g, c)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / len(tr))
+        if len(va) == 0:
+            continue
+        pred = run_module(torch, module, [graphs[i] for i in va], device)
+        val = float(_spectrum_loss(pred, target_va, g, c))
+        val_losses.append(val)
+        if sched is not None:
+            sched.step(val)
+        if val < best:
+            best, wait, best_epoch = val, 0, epoch
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            wait += 1
+            if wait >= patience:
+                break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    else:
+        best_epoch = epoch
+    return TrainingCurves(losses, val_losses, rates, best_epoch)
