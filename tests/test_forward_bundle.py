@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 
@@ -52,6 +53,31 @@ def test_bundle_round_trip_predictions_identical(tmp_path):
     np.testing.assert_array_equal(std2, std)
     assert std.max() > 0  # two members differ
     np.testing.assert_array_equal(loaded.energy_, model.energy_)
+    # the training spectra travel with the weights, so snapping gives the same answer
+    np.testing.assert_array_equal(loaded.library_, y)
+    assert loaded.library_labels_ == [f"s{k}" for k in range(8)]
+    np.testing.assert_array_equal(loaded.predict_nearest(s, k=2).index,
+                                  model.predict_nearest(s, k=2).index)
+
+
+def test_bundle_without_training_spectra_loads_but_cannot_snap(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    s, y = _toy(4)
+    model = StructureSpectrumRegressor(max_epochs=1, hidden_channels=8, n_rbf=4,
+                                       random_state=0, device="cpu").fit(s, y)
+    path = save_bundle(model, tmp_path / "old.bundle", energy=model.energy_)
+    weights = path / "weights.safetensors"
+    arrays = load_file(weights)
+    del arrays["library"]  # as written before the library was kept
+    save_file(arrays, weights)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["weights.safetensors"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load_bundle(path).model
+    np.testing.assert_array_equal(loaded.predict(s), model.predict(s))
+    with pytest.raises(ModelError, match="retrain"):
+        loaded.predict_nearest(s)
 
 
 def test_bundle_refuses_a_class_outside_the_allow_list(tmp_path):
@@ -89,7 +115,8 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["model"]["params"]["bonds"] is True
     out = tmp_path / "pred.nc"
-    assert main(["forward", str(bundle), str(files[0]), str(files[2]), "--out", str(out)]) == 0
+    assert main(["forward", str(bundle), str(files[0]), str(files[2]), "--out", str(out),
+                 "--nearest", "2"]) == 0
     assert "2 predicted spectra" in capsys.readouterr().out
     pred = xr.open_dataset(out, engine="h5netcdf").load()
     assert pred["intensity"].dims == ("sample", "energy")
@@ -101,6 +128,17 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     mean, std = model.predict([structures[0], structures[2]], return_std=True)
     np.testing.assert_allclose(pred["intensity"].values, mean, rtol=1e-12)
     np.testing.assert_allclose(pred["intensity_std"].values, std, rtol=1e-12)
+    # --nearest 2: the mean of the two training spectra named in nearest_label
+    assert pred["nearest_label"].dims == ("sample", "neighbour")
+    by_label = dict(zip(spectra["label"].values.tolist(), spectra.values, strict=True))
+    for row, names in zip(pred["intensity_nearest"].values, pred["nearest_label"].values,
+                          strict=True):
+        np.testing.assert_allclose(row, np.mean([by_label[n] for n in names], axis=0))
+    assert np.all(np.diff(pred["nearest_rms"].values, axis=1) >= 0)
+    capsys.readouterr()
+    assert main(["forward", str(bundle), str(files[0]), "--out", str(out),
+                 "--nearest", "4"]) == 2
+    assert "--nearest: the bundle holds 3 training spectra; found 4" in capsys.readouterr().err
 
 
 def _tddft_campaign(tmp_path, name, molecules, basis="6-31g"):

@@ -93,6 +93,34 @@ def test_bond_aware_model_keeps_the_invariances_and_sees_the_bonds() -> None:
         model.predict(plain)
 
 
+def test_predict_nearest_snaps_to_training_spectra(fitted) -> None:
+    model, structures, y = fitted
+    np.testing.assert_array_equal(model.library_, y)
+    assert model.library_labels_ == [str(i) for i in range(12)]  # unlabelled structures
+    snap = model.predict_nearest(structures, k=1)
+    # the fitted map is close enough that each training structure snaps to its own spectrum
+    assert snap.index[:, 0].tolist() == list(range(12))
+    np.testing.assert_array_equal(snap.spectra, y[snap.index[:, 0]])
+    three = model.predict_nearest(structures[:2], k=3)
+    np.testing.assert_allclose(three.spectra, y[three.index].mean(axis=1))
+    assert np.all(np.diff(three.rms, axis=1) >= 0)
+
+
+def test_library_labels_come_from_structures_or_spectra() -> None:
+    import xarray as xr
+
+    structures, y, _ = _octahedra(3, seed=4)
+    named = [Structure(s.numbers, s.positions, 0, f"oct{i}") for i, s in enumerate(structures)]
+    kw = dict(hidden_channels=8, n_rbf=4, max_epochs=1, validation_fraction=0.0,
+              random_state=0, device="cpu")
+    assert StructureSpectrumRegressor(**kw).fit(named, y).library_labels_ == [
+        "oct0", "oct1", "oct2"]
+    stack = xr.DataArray(y, dims=("sample", "energy"),
+                         coords={"energy": ENERGY, "label": ("sample", ["a", "b", "c"])})
+    model = StructureSpectrumRegressor(**kw)
+    assert model.fit(model.graphs(structures), stack).library_labels_ == ["a", "b", "c"]
+
+
 def test_overfits_peak_position_as_function_of_bond_length(fitted) -> None:
     model, structures, y = fitted
     pred = model.predict(structures)

@@ -69,15 +69,22 @@ def forward_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="netCDF file for the spectra."),
     element: str = typer.Option(None, "--element", help="Absorbing element of xyz files "
                                 "(default: the bundle's)."),
+    nearest: int = typer.Option(0, "--nearest", min=0,
+                                help="Also snap each prediction to the mean of its K nearest "
+                                     "training spectra (sharper peaks; 0: off)."),
 ) -> None:
     """Predict spectra (ensemble mean and std) of structures with a forward-model bundle.
 
     Writes a netCDF Dataset with data variables ``intensity`` (mean) and
     ``intensity_std`` (ensemble standard deviation), dims ``(sample, energy)``.
-    Every atom of the element in an xyz molecule is one sample.
+    Every atom of the element in an xyz molecule is one sample. With
+    ``--nearest K`` also ``intensity_nearest`` (the mean of the K training
+    spectra nearest to the prediction), ``nearest_label`` and ``nearest_rms``
+    (their labels and RMS distances to the prediction), dims ``(sample, neighbour)``.
 
     Example: xasml forward qm9-o-forward.bundle water.xyz methanol.xyz --out pred.nc
     """
+    import numpy as np
     import xarray as xr
 
     from ..errors import ModelError
@@ -92,6 +99,16 @@ def forward_cmd(
     items = [s for path in structures for s in read_structure_file(path, element=el)]
     mean, std = b.model.predict_spectra(items)
     ds = xr.Dataset({"intensity": mean, "intensity_std": std})
+    if nearest:
+        n_lib = len(getattr(b.model, "library_labels_", ()))
+        if n_lib and nearest > n_lib:
+            raise typer.BadParameter(f"the bundle holds {n_lib} training spectra; "
+                                     f"found {nearest}", param_hint="--nearest")
+        snap = b.model.predict_nearest(items, k=nearest)
+        labels = np.asarray(b.model.library_labels_, dtype=object)
+        ds["intensity_nearest"] = mean.copy(data=snap.spectra)
+        ds["nearest_label"] = (("sample", "neighbour"), labels[snap.index].astype(str))
+        ds["nearest_rms"] = (("sample", "neighbour"), snap.rms)
     ds.attrs = {k: v for k, v in mean.attrs.items() if isinstance(v, str | int | float)}
     ds.attrs["model_bundle"] = str(bundle)
     out.parent.mkdir(parents=True, exist_ok=True)

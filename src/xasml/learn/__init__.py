@@ -65,6 +65,7 @@ from .spectral_metrics import (
     spectra_figure,
     spectral_metrics,
 )
+from .spectrum_library import NearestSpectra, nearest_spectra
 from .split import DataSplit, train_val_test_split
 from .tuning import GridSearchResult, grid_search, network_param_grid
 from .workflow import Augmentation, TargetReport, TrainingReport, train
@@ -82,6 +83,8 @@ __all__ = [
     "spectral_metrics",
     "Structure",
     "StructureSpectrumRegressor",
+    "NearestSpectra",
+    "nearest_spectra",
     "build_gnn",
     "build_graph",
     "build_graphs",

@@ -29,11 +29,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import InputError, ParameterError
+from ..errors import InputError, ModelError, ParameterError
 from ._torch_base import _RULES, _import_torch, _is_pos_int, _resolve_device, _torch_session
 from .gnn_net import build_gnn
 from .gnn_train import run_module, train_member
 from .graph import Structure, _import_pyg, build_graphs, n_node_features
+from .spectrum_library import NearestSpectra, nearest_spectra
 
 __all__ = ["StructureSpectrumRegressor", "build_gnn"]
 
@@ -58,6 +59,18 @@ def _targets(y: Any, n: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     if energy is None:
         energy = np.arange(t.shape[1], dtype=np.float64)
     return t, energy, attrs
+
+
+def _sample_labels(X: Any, y: Any, n: int) -> list[str]:
+    """Structure labels, else the spectra's ``label`` coordinate, else row numbers."""
+    if isinstance(X, Sequence) and all(isinstance(s, Structure) for s in X):
+        labels = [s.label for s in X]
+        if all(labels):
+            return labels
+    coords = getattr(y, "coords", {})
+    if "label" in coords and coords["label"].ndim == 1:
+        return [str(v) for v in coords["label"].values]
+    return [str(i) for i in range(n)]
 
 
 class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
@@ -140,6 +153,12 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         ``gradient_weight`` and ``cdf_weight`` terms when they are set).
     learning_rate_curves_
         Per member, the learning rate of each epoch.
+    library_
+        The training spectra, shape ``(n_train, n_energy)``, for
+        :meth:`predict_nearest`.
+    library_labels_
+        Their labels (the structures' ``label``, else the spectra's ``label``
+        coordinate, else the row number), length ``n_train``.
 
     Examples
     --------
@@ -274,6 +293,8 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self._check_params()
         graphs = self._as_graphs(X)
         t, self.energy_, self.spectrum_attrs_ = _targets(y, len(graphs))
+        self.library_ = t.copy()
+        self.library_labels_ = _sample_labels(X, y, len(graphs))
         if len(graphs) < 1:
             raise InputError("fit needs at least one structure")
         if self.positive and np.any(t < 0):
@@ -332,6 +353,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             for k, v in module.state_dict().items()
         }
         arrays["energy"] = np.asarray(self.energy_, dtype=np.float64)
+        arrays["library"] = np.asarray(self.library_, dtype=np.float64)
         attrs = {k: v for k, v in self.spectrum_attrs_.items()
                  if isinstance(v, str | int | float) and not isinstance(v, bool)}
         meta: dict[str, Any] = {
@@ -339,6 +361,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             "n_members": len(self.modules_),
             "best_epochs": [int(e) for e in self.best_epochs_],
             "spectrum_attrs": attrs,
+            "library_labels": list(self.library_labels_),
         }
         return arrays, meta
 
@@ -349,6 +372,9 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.y_scale_ = float(meta["y_scale"])
         self.spectrum_attrs_ = dict(meta.get("spectrum_attrs", {}))
         self.best_epochs_ = [int(e) for e in meta.get("best_epochs", [])]
+        if "library" in arrays:  # older bundles kept no training spectra
+            self.library_ = np.asarray(arrays["library"], dtype=np.float64)
+            self.library_labels_ = [str(v) for v in meta["library_labels"]]
         self.loss_curves_, self.validation_loss_curves_ = [], []
         self.learning_rate_curves_ = []
         # a bundle trained on a GPU still loads on a machine without one
@@ -397,6 +423,36 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         if return_std:
             return mean, members.std(axis=0)
         return mean
+
+    def predict_nearest(self, X: Any, k: int = 3) -> NearestSpectra:
+        """The ensemble mean snapped to the training spectra.
+
+        Each prediction is replaced by the mean of the ``k`` training spectra
+        nearest to it (:func:`~xasml.learn.spectrum_library.nearest_spectra`):
+        computed spectra with sharp peaks where the mean smooths the peaks it
+        is unsure of. More true peaks are found, at a lower precision and a
+        higher MSE (see :mod:`xasml.learn.spectrum_library`). The neighbours'
+        labels are ``library_labels_[result.index]``; their RMS distance to the
+        prediction grows where the structure resembles nothing in training.
+
+        Parameters
+        ----------
+        X
+            Structures (or graphs from :meth:`graphs`), length ``n_samples``.
+        k
+            Training spectra averaged per prediction (default 3).
+
+        Returns
+        -------
+        NearestSpectra
+            ``spectra`` ``(n_samples, n_energy)``; ``index`` and ``rms``
+            ``(n_samples, k)``.
+        """
+        check_is_fitted(self, "modules_")
+        if not hasattr(self, "library_"):
+            raise ModelError("this model holds no training spectra (a bundle saved before "
+                             "predict_nearest existed); retrain it to snap predictions")
+        return nearest_spectra(self.predict(X), self.library_, k)
 
     def predict_spectra(self, X: Any, labels: Sequence[str] | None = None) -> Any:
         """Ensemble mean and std as two ``(sample, energy)`` DataArrays on ``energy_``.
