@@ -80,6 +80,9 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--cutoff", type=float, default=3.5)
     ap.add_argument("--cluster-radius", type=float, default=5.0)
+    ap.add_argument("--nearest", type=int, nargs="*", default=[3], metavar="K",
+                    help="also score the prediction snapped to its K nearest training "
+                         "spectra (rows 'near K', our targets)")
     ap.add_argument("--bonds", action="store_true",
                     help="add covalent-bond features to the graphs")
     ap.add_argument("--subset", type=int, default=0, help="train on the first N sites (0: all)")
@@ -91,7 +94,7 @@ def main() -> None:
 
     import torch
 
-    from xasml.learn import StructureSpectrumRegressor, spectral_metrics
+    from xasml.learn import StructureSpectrumRegressor, nearest_spectra, spectral_metrics
 
     root = dataset_dir(args.cache, args.tarball)
     t0 = time.perf_counter()
@@ -161,6 +164,11 @@ def main() -> None:
         for label, target in (("ours", scale * y), ("OmniXAS", theirs[name][their_rows])):
             m = spectral_metrics(GRID, target, pred, tolerance=1.0, prominence=0.05)
             print(f"{name:6} {label:9} {len(ids):4d} {m.mse:8.4f} {m.median_mse:8.4f} "
+                  f"{100 * m.fraction_within:9.1f}% {100 * m.precision:8.1f}% {m.height_mae:10.4f}")
+        for k in args.nearest:  # the prediction snapped to its k nearest training spectra
+            m = spectral_metrics(GRID, scale * y, nearest_spectra(pred, model.library_, k).spectra,
+                                 tolerance=1.0, prominence=0.05)
+            print(f"{name:6} {f'near {k}':9} {len(ids):4d} {m.mse:8.4f} {m.median_mse:8.4f} "
                   f"{100 * m.fraction_within:9.1f}% {100 * m.precision:8.1f}% {m.height_mae:10.4f}")
         print(f"{'':6} throughput: graphs {len(ids) / (t1 - t0):.0f}/s, "
               f"inference {len(ids) * model.n_models / (t2 - t1):.0f} structures/s per model, "
