@@ -78,6 +78,9 @@ def test_bundle_without_training_spectra_loads_but_cannot_snap(tmp_path):
     np.testing.assert_array_equal(loaded.predict(s), model.predict(s))
     with pytest.raises(ModelError, match="retrain"):
         loaded.predict_nearest(s)
+    # and it can be saved again as it is
+    again = load_bundle(save_bundle(loaded, tmp_path / "again.bundle", energy=loaded.energy_)).model
+    np.testing.assert_array_equal(again.predict(s), model.predict(s))
 
 
 def test_bundle_refuses_a_class_outside_the_allow_list(tmp_path):

@@ -38,6 +38,7 @@ from .spectrum_library import NearestSpectra, nearest_spectra
 
 __all__ = ["StructureSpectrumRegressor", "build_gnn"]
 
+
 def _targets(y: Any, n: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Target values ``(n, n_energy)``, energy grid and attrs from a stack or array."""
     energy = None
@@ -353,7 +354,8 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             for k, v in module.state_dict().items()
         }
         arrays["energy"] = np.asarray(self.energy_, dtype=np.float64)
-        arrays["library"] = np.asarray(self.library_, dtype=np.float64)
+        if hasattr(self, "library_"):  # absent in a model loaded from an older bundle
+            arrays["library"] = np.asarray(self.library_, dtype=np.float64)
         attrs = {k: v for k, v in self.spectrum_attrs_.items()
                  if isinstance(v, str | int | float) and not isinstance(v, bool)}
         meta: dict[str, Any] = {
@@ -361,7 +363,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             "n_members": len(self.modules_),
             "best_epochs": [int(e) for e in self.best_epochs_],
             "spectrum_attrs": attrs,
-            "library_labels": list(self.library_labels_),
+            "library_labels": list(getattr(self, "library_labels_", [])),
         }
         return arrays, meta
 
