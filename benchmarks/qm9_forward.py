@@ -30,7 +30,9 @@ spectrum, and in five energy windows; with ``--n-models`` ≥ 3 also the members
 pointwise median (less smoothing than their mean); and the ensemble mean snapped to the
 mean of its ``K`` nearest training spectra (``--nearest K ...``,
 :meth:`~xasml.learn.StructureSpectrumRegressor.predict_nearest`), which keeps real peak
-widths. ``--save-predictions NPZ`` keeps the test predictions for offline analysis.
+widths. The ``oracle`` row is the training spectrum nearest to the true one: the ceiling
+of any look-up in this training set. ``--save-predictions NPZ`` keeps the test
+predictions for offline analysis.
 """
 
 from __future__ import annotations
@@ -209,6 +211,9 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
            for k in args.nearest},
         "train mean": spectral_metrics(energy, Y[te], np.broadcast_to(Y[tr].mean(0), pred.shape),
                                        tolerance=1.0, prominence=0.05),
+        # a ceiling for any look-up: the training spectrum nearest to the *truth*
+        "oracle": spectral_metrics(energy, Y[te], nearest_spectra(Y[te], Y[tr], 1).spectra,
+                                   tolerance=1.0, prominence=0.05),
     }
     print(f"test: {len(te)} sites of {len(set(molecule[te]))} molecules (none seen in training)")
     print(f"{'model':11} {'MSE':>8} {'median':>8} {'peaks<=1eV':>10} {'precision':>9} "
