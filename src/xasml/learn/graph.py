@@ -16,8 +16,10 @@ atomic numbers, Cartesian positions (Å) and the index of the absorbing atom.
 
 With ``bonds=True`` the graph also carries the covalent bonds that Carbone et
 al.'s network read from the molecular graph, here derived from the geometry
-alone (A–B bonded when ``d_AB < 1.2 (r_A + r_B)``, Cordero covalent radii, the
-rule of the TDDFT site labels): a bonded flag on each edge and, per node, the
+alone (A–B bonded when ``d_AB < 1.2 (r_A + r_B)``, the Cordero covalent radii
+of ``ase.data``; the TDDFT site labels use the same factor with pyscf's copy of
+that table, which takes sp2 rather than sp3 carbon, 0.73 Å not 0.76 Å, and
+high-spin Mn/Fe/Co): a bonded flag on each edge and, per node, the
 number of bonded atoms and of bonded hydrogens (:func:`bond_features`). Bonds
 are found in the whole structure before the cluster is cut, so an atom near
 the cluster's edge keeps its true coordination.
@@ -194,8 +196,8 @@ def n_node_features(bonds: bool = False) -> int:
     return len(ELEMENTS) + 1 + 4 + (_N_BOND_NODE if bonds else 0)
 
 
-# Cordero et al., Dalton Trans. 2008, 2832 (the table of ase.data); multiplied by
-# this factor for the bond test, as in xasml.simulate's molecular site labels.
+# Cordero et al., Dalton Trans. 2008, 2832 (the table of ase.data) times this factor;
+# ase rather than pyscf's table (used by the TDDFT site labels) so that learn needs no pyscf.
 BOND_FACTOR = 1.2
 _N_BOND_NODE = 2
 # A node's bond counts are divided by this so typical values (0-4) lie in [0, 1].
