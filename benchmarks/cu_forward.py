@@ -85,6 +85,10 @@ def main() -> None:
                          "spectra (rows 'near K', our targets)")
     ap.add_argument("--bonds", action="store_true",
                     help="add covalent-bond features to the graphs")
+    ap.add_argument("--head", choices=("grid", "peaks"), default="grid",
+                    help="network output: every grid point, or a sum of Gaussians no "
+                         "narrower than the spectra's broadening (default grid)")
+    ap.add_argument("--n-peaks", type=int, default=32, help="Gaussians of --head peaks")
     ap.add_argument("--subset", type=int, default=0, help="train on the first N sites (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
@@ -126,6 +130,7 @@ def main() -> None:
         ids_tr, s_tr, y_tr = ids_tr[: args.subset], s_tr[: args.subset], y_tr[: args.subset]
     model = StructureSpectrumRegressor(
         cutoff=args.cutoff, cluster_radius=args.cluster_radius, n_rbf=32, bonds=args.bonds,
+        head=args.head, n_peaks=args.n_peaks,
         hidden_channels=args.hidden, n_interactions=3, n_models=args.n_models,
         learning_rate=3e-3, batch_size=32, max_epochs=args.epochs, patience=args.patience,
         lr_patience=args.lr_patience,

@@ -37,10 +37,12 @@ def _toy(n: int = 8) -> tuple[list[Structure], np.ndarray]:
     return structures, y
 
 
-def test_bundle_round_trip_predictions_identical(tmp_path):
+@pytest.mark.parametrize("head", ["grid", "peaks"])
+def test_bundle_round_trip_predictions_identical(tmp_path, head):
     s, y = _toy()
     model = StructureSpectrumRegressor(n_models=2, max_epochs=3, hidden_channels=16,
-                                       n_rbf=8, random_state=0, device="cpu").fit(s, y)
+                                       n_rbf=8, head=head, n_peaks=4, random_state=0,
+                                       device="cpu").fit(s, y)
     path = save_bundle(model, tmp_path / "fwd.bundle", energy=model.energy_)
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["model"]["class"] == "StructureSpectrumRegressor"
@@ -114,9 +116,11 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
 
     bundle = tmp_path / "fwd.bundle"
     assert main(["train-forward", str(data), "--out", str(bundle), "--n-models", "2",
-                 "--max-epochs", "3", "--hidden", "16", "--bonds"]) == 0
+                 "--max-epochs", "3", "--hidden", "16", "--bonds", "--head", "peaks",
+                 "--n-peaks", "4"]) == 0
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["model"]["params"]["bonds"] is True
+    assert manifest["model"]["params"]["head"] == "peaks"
     out = tmp_path / "pred.nc"
     assert main(["forward", str(bundle), str(files[0]), str(files[2]), "--out", str(out),
                  "--nearest", "2"]) == 0
@@ -128,6 +132,7 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     # The file holds exactly the bundle's ensemble mean and std, from bond-aware graphs.
     model = load_bundle(bundle).model
     assert model.bonds is True
+    assert model.peak_fwhm_ == spectra.attrs["fwhm"] == 0.5  # peaks as wide as the sticks'
     mean, std = model.predict([structures[0], structures[2]], return_std=True)
     np.testing.assert_allclose(pred["intensity"].values, mean, rtol=1e-12)
     np.testing.assert_allclose(pred["intensity_std"].values, std, rtol=1e-12)

@@ -255,12 +255,77 @@ def test_gradient_weight_scores_validation_with_the_same_loss() -> None:
         StructureSpectrumRegressor(weight_decay=np.inf).fit(structures, y)
 
 
+def test_peak_head_renders_the_gaussians_it_is_given() -> None:
+    import torch
+
+    from xasml.learn.gnn_net import _PeakRenderer
+
+    render = _PeakRenderer(torch, n_peaks=2, n_outputs=41, peak_fwhm=3.0, max_factor=2.0)
+    # raw outputs for centres 10 and 30 (grid points), heights 1 and 0.5, FWHM 3 and 4.5
+    logit = torch.log(torch.tensor([10 / 40, 30 / 40]) / (1 - torch.tensor([10 / 40, 30 / 40])))
+    inv_softplus = torch.log(torch.expm1(torch.tensor([1.0, 0.5])))
+    width = torch.tensor([-40.0, 0.0])  # sigmoid 0 and 1/2: 3 x (1 + 0) and 3 x (1 + 1/2)
+    raw = torch.cat([logit, inv_softplus, width]).double()[None]
+    out = render(raw, positive=True).numpy()[0]
+    x = np.arange(41)
+    s = np.array([3.0, 4.5]) / (2 * np.sqrt(2 * np.log(2)))
+    want = np.exp(-0.5 * ((x - 10) / s[0]) ** 2) + 0.5 * np.exp(-0.5 * ((x - 30) / s[1]) ** 2)
+    np.testing.assert_allclose(out, want, atol=1e-6)  # float32 logits
+    # positive=False: the heights are the raw outputs, signs included
+    signed = torch.cat([logit, torch.tensor([-1.0, 0.5]), width]).double()[None]
+    want = -np.exp(-0.5 * ((x - 10) / s[0]) ** 2) + 0.5 * np.exp(-0.5 * ((x - 30) / s[1]) ** 2)
+    np.testing.assert_allclose(render(signed, positive=False).numpy()[0], want, atol=1e-6)
+
+
+def test_peak_head_learns_the_known_map_and_keeps_the_invariances() -> None:
+    structures, y, _ = _octahedra(12, seed=0)
+    model = StructureSpectrumRegressor(
+        cutoff=4.0, n_rbf=16, hidden_channels=32, n_interactions=2, head="peaks", n_peaks=4,
+        learning_rate=3e-3, batch_size=12, max_epochs=150, validation_fraction=0.0,
+        random_state=0, device="cpu", n_threads=1,
+    ).fit(structures, y)
+    assert model.peak_fwhm_ == 2.0  # a plain array: grid 0, 1, 2, ...; two steps
+    pred = model.predict(structures)
+    assert np.all(pred >= 0)
+    assert np.mean((pred - y) ** 2) < 0.1 * np.var(y)
+    from xasml.learn import spectral_metrics
+
+    assert spectral_metrics(ENERGY, y, pred).fraction_within >= 0.75
+    s = _random_cluster(5)
+    rot = Rotation.random(random_state=3).as_matrix()
+    perm = np.random.default_rng(7).permutation(10)
+    moved = Structure(s.numbers[perm], s.positions[perm] @ rot.T + 2.0,
+                      int(np.flatnonzero(perm == s.absorber)[0]))
+    np.testing.assert_allclose(model.predict([moved]), model.predict([s]), atol=1e-5)
+
+
+def test_peak_width_comes_from_the_spectra_broadening() -> None:
+    import xarray as xr
+
+    structures, y, _ = _octahedra(3, seed=4)
+    stack = xr.DataArray(y, dims=("sample", "energy"), coords={"energy": ENERGY},
+                         attrs={"fwhm": 0.7})
+    kw = dict(hidden_channels=8, n_rbf=4, max_epochs=1, validation_fraction=0.0,
+              random_state=0, device="cpu", head="peaks")
+    assert StructureSpectrumRegressor(**kw).fit(structures, stack).peak_fwhm_ == 0.7
+    model = StructureSpectrumRegressor(peak_fwhm=1.5, **kw).fit(structures, stack)
+    assert model.peak_fwhm_ == 1.5
+
+
 def test_errors() -> None:
     structures, y, _ = _octahedra(4, seed=1)
     with pytest.raises(ParameterError, match="n_models"):
         StructureSpectrumRegressor(n_models=0).fit(structures, y)
     with pytest.raises(ParameterError, match="bonds"):
         StructureSpectrumRegressor(bonds=1).fit(structures, y)
+    with pytest.raises(ParameterError, match="'head' must be 'grid' or 'peaks'; found 'sticks'"):
+        StructureSpectrumRegressor(head="sticks").fit(structures, y)
+    with pytest.raises(ParameterError, match="peak_fwhm"):
+        StructureSpectrumRegressor(head="peaks", peak_fwhm=0).fit(structures, y)
+    with pytest.raises(ParameterError, match="peak_max_factor"):
+        StructureSpectrumRegressor(head="peaks", peak_max_factor=0.5).fit(structures, y)
+    with pytest.raises(ParameterError, match="n_peaks"):
+        StructureSpectrumRegressor(head="peaks", n_peaks=0).fit(structures, y)
     with pytest.raises(InputError, match="shape"):
         StructureSpectrumRegressor(max_epochs=1).fit(structures, y[:3])
     with pytest.raises(InputError, match="negative"):
@@ -309,6 +374,26 @@ def test_peak_metric_known_answers() -> None:
     assert scaled.fraction_within == 1.0
     assert scaled.height_mae == pytest.approx(np.mean([0.5, 0.3, 0.4]), rel=0.02)
     assert scaled.mse == pytest.approx(np.mean((0.5 * y) ** 2))
+
+
+def test_recall_at_precision_drops_the_small_spurious_peaks_first() -> None:
+    from xasml.learn import recall_at_precision, spectral_metrics
+
+    y = _three_peaks()[None]
+    spurious = sum(0.15 * np.exp(-0.5 * ((ENERGY - c) / 0.6) ** 2) for c in (1.0, 7.0, 18.5))
+    pred = y + spurious
+    m = spectral_metrics(ENERGY, y, pred)
+    assert m.fraction_within == 1.0 and m.precision == 0.5  # 3 of 6 predicted peaks are real
+    recall, q = recall_at_precision(ENERGY, y, pred, 0.8)
+    assert recall == 1.0  # a prediction threshold above the small peaks keeps all three
+    assert 0.1 < q < 0.3
+    raised = spectral_metrics(ENERGY, y, pred, predicted_prominence=q)
+    assert raised.precision == 1.0 and raised.n_true_peaks == m.n_true_peaks
+    # every predicted peak 2 eV off: no threshold reaches the precision
+    recall, q = recall_at_precision(ENERGY, y, _three_peaks(2.0)[None], 0.5)
+    assert recall == 0.0 and np.isnan(q)
+    with pytest.raises(ParameterError, match="precision"):
+        recall_at_precision(ENERGY, y, pred, 0.0)
 
 
 def test_peak_matching_is_one_to_one_and_prominence_filters_ripples() -> None:

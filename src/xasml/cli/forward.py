@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -22,6 +23,11 @@ def train_forward_cmd(
     hidden: int = typer.Option(64, "--hidden", help="Width of node states."),
     bonds: bool = typer.Option(False, "--bonds/--no-bonds",
                                help="Add covalent bonds from the geometry to the graphs."),
+    head: Literal["grid", "peaks"] = typer.Option("grid", "--head",
+                             help="Network output: 'grid' (every energy point) or 'peaks' "
+                                  "(a sum of Gaussians no narrower than the spectra's "
+                                  "broadening)."),
+    n_peaks: int = typer.Option(32, "--n-peaks", help="Gaussians of --head peaks."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     overwrite: bool = typer.Option(False, help="Replace an existing bundle."),
 ) -> None:
@@ -42,6 +48,8 @@ def train_forward_cmd(
         cluster_radius=cluster_radius,
         hidden_channels=hidden,
         bonds=bonds,
+        head=head,
+        n_peaks=n_peaks,
         n_models=n_models,
         max_epochs=max_epochs,
         patience=patience,

@@ -30,6 +30,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError, ModelError, ParameterError
+from ._gnn_inputs import _sample_labels, _targets
 from ._torch_base import _RULES, _import_torch, _is_pos_int, _resolve_device, _torch_session
 from .gnn_net import build_gnn
 from .gnn_train import run_module, train_member
@@ -37,41 +38,6 @@ from .graph import Structure, _import_pyg, build_graphs, n_node_features
 from .spectrum_library import NearestSpectra, nearest_spectra
 
 __all__ = ["StructureSpectrumRegressor", "build_gnn"]
-
-
-def _targets(y: Any, n: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Target values ``(n, n_energy)``, energy grid and attrs from a stack or array."""
-    energy = None
-    attrs: dict[str, Any] = {}
-    if hasattr(y, "dims") and hasattr(y, "coords"):
-        if tuple(y.dims) != ("sample", "energy"):
-            raise InputError(
-                f"spectra must have dims ('sample', 'energy'); found {tuple(y.dims)}"
-            )
-        energy = np.asarray(y.coords["energy"].values, dtype=np.float64)
-        attrs = dict(y.attrs)
-    t = np.asarray(getattr(y, "values", y), dtype=np.float64)
-    if t.ndim != 2 or t.shape[0] != n:
-        raise InputError(
-            f"spectra must have shape (n_structures={n}, n_energy); found {t.shape}"
-        )
-    if not np.all(np.isfinite(t)):
-        raise InputError("spectra contain NaN or infinite values")
-    if energy is None:
-        energy = np.arange(t.shape[1], dtype=np.float64)
-    return t, energy, attrs
-
-
-def _sample_labels(X: Any, y: Any, n: int) -> list[str]:
-    """Structure labels, else the spectra's ``label`` coordinate, else row numbers."""
-    if isinstance(X, Sequence) and all(isinstance(s, Structure) for s in X):
-        labels = [s.label for s in X]
-        if all(labels):
-            return labels
-    coords = getattr(y, "coords", {})
-    if "label" in coords and coords["label"].ndim == 1:
-        return [str(v) for v in coords["label"].values]
-    return [str(i) for i in range(n)]
 
 
 class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
@@ -101,7 +67,21 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
     n_interactions
         Message-passing blocks (default 3).
     positive
-        Softplus output so predicted spectra are non-negative (default True).
+        Softplus output so predicted spectra are non-negative (default True;
+        with ``head="peaks"`` the peak heights go through softplus).
+    head
+        ``"grid"`` (default): the network outputs every energy point.
+        ``"peaks"``: it outputs ``n_peaks`` Gaussians (position, height,
+        FWHM from ``peak_fwhm`` to ``peak_max_factor`` times it) summed on the grid, so a
+        prediction is made of peaks as sharp as the training spectra's.
+    n_peaks
+        Gaussians of the ``"peaks"`` head (default 32).
+    peak_fwhm
+        Narrowest FWHM of the ``"peaks"`` head, eV (default None: the
+        training spectra's ``fwhm`` attribute, else two grid steps).
+    peak_max_factor
+        Widest FWHM of the ``"peaks"`` head as a multiple of the narrowest
+        (default 2; 1 fixes every width).
     n_models
         Ensemble members, trained from different seeds (default 1); with
         ``n_models >= 2`` ``predict(..., return_std=True)`` gives their spread.
@@ -182,6 +162,10 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         hidden_channels: int = 64,
         n_interactions: int = 3,
         positive: bool = True,
+        head: Literal["grid", "peaks"] = "grid",
+        n_peaks: int = 32,
+        peak_fwhm: float | None = None,
+        peak_max_factor: float = 2.0,
         n_models: int = 1,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
@@ -204,6 +188,10 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.hidden_channels = hidden_channels
         self.n_interactions = n_interactions
         self.positive = positive
+        self.head = head
+        self.n_peaks = n_peaks
+        self.peak_fwhm = peak_fwhm
+        self.peak_max_factor = peak_max_factor
         self.n_models = n_models
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -228,7 +216,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
                     raise ParameterError(
                         f"{name}: parameter {key!r} must be {expected}; found {value!r}"
                     )
-        for key in ("n_rbf", "hidden_channels", "n_interactions", "n_models"):
+        for key in ("n_rbf", "hidden_channels", "n_interactions", "n_models", "n_peaks"):
             if not _is_pos_int(getattr(self, key)):
                 raise ParameterError(
                     f"{name}: parameter {key!r} must be a positive int; "
@@ -238,6 +226,16 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             if not isinstance(getattr(self, key), bool):
                 raise ParameterError(f"{name}: parameter {key!r} must be True or False; "
                                      f"found {getattr(self, key)!r}")
+        if self.head not in ("grid", "peaks"):
+            raise ParameterError(f"{name}: parameter 'head' must be 'grid' or 'peaks'; "
+                                 f"found {self.head!r}")
+        if self.peak_fwhm is not None and not (
+                isinstance(self.peak_fwhm, int | float) and self.peak_fwhm > 0):
+            raise ParameterError(f"{name}: parameter 'peak_fwhm' must be a positive number "
+                                 f"(eV) or None; found {self.peak_fwhm!r}")
+        if not (isinstance(self.peak_max_factor, int | float) and self.peak_max_factor >= 1):
+            raise ParameterError(f"{name}: parameter 'peak_max_factor' must be a number >= 1; "
+                                 f"found {self.peak_max_factor!r}")
         if self.lr_patience is not None and not _is_pos_int(self.lr_patience):
             raise ParameterError(
                 f"{name}: parameter 'lr_patience' must be a positive int or None; "
@@ -294,6 +292,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self._check_params()
         graphs = self._as_graphs(X)
         t, self.energy_, self.spectrum_attrs_ = _targets(y, len(graphs))
+        self.peak_fwhm_ = self._resolve_peak_fwhm()
         self.library_ = t.copy()
         self.library_labels_ = _sample_labels(X, y, len(graphs))
         if len(graphs) < 1:
@@ -318,10 +317,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         with _torch_session(torch, self.n_threads, device):
             for seed in seeds:
                 torch.manual_seed(int(seed))
-                module = build_gnn(n_node_features(self.bonds), self._n_edge_features(),
-                                   t.shape[1], hidden_channels=int(self.hidden_channels),
-                                   n_interactions=int(self.n_interactions),
-                                   positive=self.positive).to(device)
+                module = self._build_module().to(device)
                 curves = train_member(
                     torch, module, device, graphs, ts, tr, va, int(seed),
                     batch_size=int(self.batch_size), learning_rate=float(self.learning_rate),
@@ -339,6 +335,27 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
 
     def _n_edge_features(self) -> int:
         return int(self.n_rbf) + int(self.bonds)
+
+    def _resolve_peak_fwhm(self) -> float:
+        """Narrowest peak of the ``"peaks"`` head, eV."""
+        if self.peak_fwhm is not None:
+            return float(self.peak_fwhm)
+        fwhm = self.spectrum_attrs_.get("fwhm")
+        if isinstance(fwhm, int | float) and not isinstance(fwhm, bool) and fwhm > 0:
+            return float(fwhm)
+        return 2.0 * self._grid_step()
+
+    def _grid_step(self) -> float:
+        return float(np.median(np.diff(self.energy_))) if self.energy_.size > 1 else 1.0
+
+    def _build_module(self) -> Any:
+        """A fresh network for this estimator's settings and fitted grid."""
+        return build_gnn(n_node_features(self.bonds), self._n_edge_features(),
+                         self.energy_.size, hidden_channels=int(self.hidden_channels),
+                         n_interactions=int(self.n_interactions), positive=self.positive,
+                         head=self.head, n_peaks=int(self.n_peaks),
+                         peak_fwhm=self.peak_fwhm_ / self._grid_step(),
+                         peak_max_factor=float(self.peak_max_factor))
 
     def _export_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Arrays (for safetensors) and JSON metadata that fully restore the fit.
@@ -362,6 +379,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             "y_scale": float(self.y_scale_),
             "n_members": len(self.modules_),
             "best_epochs": [int(e) for e in self.best_epochs_],
+            "peak_fwhm": float(self.peak_fwhm_),
             "spectrum_attrs": attrs,
             "library_labels": list(getattr(self, "library_labels_", [])),
         }
@@ -374,6 +392,8 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.y_scale_ = float(meta["y_scale"])
         self.spectrum_attrs_ = dict(meta.get("spectrum_attrs", {}))
         self.best_epochs_ = [int(e) for e in meta.get("best_epochs", [])]
+        # bundles from before the "peaks" head: it only matters for that head
+        self.peak_fwhm_ = float(meta.get("peak_fwhm", 1.0))
         if "library" in arrays:  # older bundles kept no training spectra
             self.library_ = np.asarray(arrays["library"], dtype=np.float64)
             self.library_labels_ = [str(v) for v in meta["library_labels"]]
@@ -387,10 +407,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
             prefix = f"member{i}."
             state = {k[len(prefix):]: torch.as_tensor(v) for k, v in arrays.items()
                      if k.startswith(prefix)}
-            module = build_gnn(n_node_features(self.bonds), self._n_edge_features(),
-                               self.energy_.size,
-                               hidden_channels=int(self.hidden_channels),
-                               n_interactions=int(self.n_interactions), positive=self.positive)
+            module = self._build_module()
             module.load_state_dict(state, strict=True)
             self.modules_.append(module.to(device).eval())
         self.n_features_in_ = n_node_features(self.bonds)

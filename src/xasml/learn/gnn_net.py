@@ -6,8 +6,12 @@
 two-layer map of the edge radial basis, the first layer shared by all
 blocks), and a readout that concatenates the absorber node's state with the
 mean over all nodes and maps it through an MLP to the spectrum on a fixed
-energy grid, made non-negative with softplus. :func:`_spectrum_loss` is the
-loss :class:`~xasml.learn.StructureSpectrumRegressor` trains and validates it with.
+energy grid, made non-negative with softplus. With ``head="peaks"`` the MLP
+instead gives ``n_peaks`` Gaussians (position, height, and a width from the
+training spectra's broadening to twice that) that are summed on the grid: a prediction
+is then built from peaks as sharp as real ones and cannot smear a peak it is
+unsure of into a broad bump. :func:`_spectrum_loss` is the loss
+:class:`~xasml.learn.StructureSpectrumRegressor` trains and validates it with.
 
 References
 ----------
@@ -32,6 +36,10 @@ def build_gnn(
     hidden_channels: int = 64,
     n_interactions: int = 3,
     positive: bool = True,
+    head: str = "grid",
+    n_peaks: int = 32,
+    peak_fwhm: float = 3.0,
+    peak_max_factor: float = 2.0,
 ) -> Any:
     """Build the message-passing network.
 
@@ -48,7 +56,21 @@ def build_gnn(
     n_interactions
         Number of continuous-filter convolution blocks.
     positive
-        Softplus on the output (non-negative spectra); False gives a linear output.
+        Softplus on the output (non-negative spectra; with ``head="peaks"`` on the
+        peak heights); False gives a linear output (signed heights).
+    head
+        ``"grid"``: one output per energy point. ``"peaks"``: the sum of
+        ``n_peaks`` Gaussians, each with a position in the grid's span (sigmoid),
+        a height and a full width at half maximum from ``peak_fwhm`` to
+        ``peak_max_factor * peak_fwhm``.
+    n_peaks
+        Gaussians of the ``"peaks"`` head.
+    peak_fwhm
+        Narrowest peak of the ``"peaks"`` head, in grid steps (the broadening
+        of the training spectra).
+    peak_max_factor
+        Widest peak of the ``"peaks"`` head, as a multiple of ``peak_fwhm``
+        (1: every peak exactly ``peak_fwhm`` wide).
 
     Returns
     -------
@@ -99,11 +121,17 @@ def build_gnn(
                 [CFConv(hidden_channels) for _ in range(n_interactions)]
             )
             self.edge_embed = nn.Linear(n_rbf, hidden_channels, bias=False)
+            width = n_outputs if head == "grid" else 3 * n_peaks
             self.head = nn.Sequential(
                 nn.Linear(2 * hidden_channels, 2 * hidden_channels), nn.SiLU(),
-                nn.Linear(2 * hidden_channels, n_outputs),
+                nn.Linear(2 * hidden_channels, width),
             )
             self.positive = positive
+            self.peaks: _PeakRenderer | None = None
+            if head == "peaks":
+                self.peaks = _PeakRenderer(torch, n_peaks, n_outputs, peak_fwhm,
+                                           peak_max_factor)
+                self.peaks.initialise(self.head[-1])
 
         def forward(self, data: Any) -> Any:
             h = self.embed(data.x)
@@ -119,9 +147,52 @@ def build_gnn(
                 ptr, n_graphs = data.ptr[:-1], int(data.num_graphs)
             pooled = scatter(h, batch, dim=0, dim_size=n_graphs, reduce="mean")
             out = self.head(torch.cat([h[ptr], pooled], dim=1))
+            if self.peaks is not None:
+                return self.peaks(out, self.positive)
             return nn.functional.softplus(out) if self.positive else out
 
     return GNN()
+
+
+class _PeakRenderer:
+    """Sum of Gaussians on grid points ``0..n_outputs-1`` from ``3 * n_peaks`` raw outputs.
+
+    Raw outputs ``[positions | heights | widths]``: position ``(n - 1) *
+    sigmoid(z)``, height ``softplus(a)`` (or ``a``), FWHM ``peak_fwhm * (1 +
+    (max_factor - 1) * sigmoid(w))``: no narrower than the training spectra's
+    broadening and at most ``max_factor`` times it, so an uncertain peak
+    cannot turn into a broad bump. A plain callable holding no parameters (the
+    head's last layer holds them): the state dict is that of the head's layers.
+    """
+
+    def __init__(self, torch: Any, n_peaks: int, n_outputs: int, peak_fwhm: float,
+                 max_factor: float = 2.0) -> None:
+        self.torch = torch
+        self.n_peaks = int(n_peaks)
+        self.n_outputs = int(n_outputs)
+        self.peak_fwhm = float(peak_fwhm)
+        self.max_factor = float(max_factor)
+
+    def initialise(self, last: Any) -> None:
+        """Start with peaks spread evenly over the grid, low and narrow."""
+        torch, k = self.torch, self.n_peaks
+        with torch.no_grad():
+            last.weight[:k].mul_(0.1)  # positions move slowly at first: no early collapse
+            frac = torch.linspace(0.5 / k, 1 - 0.5 / k, k)
+            last.bias[:k] = torch.log(frac / (1 - frac))
+            last.bias[k:2 * k] = -1.0
+            last.bias[2 * k:] = -3.0
+
+    def __call__(self, raw: Any, positive: bool) -> Any:
+        torch, k = self.torch, self.n_peaks
+        softplus = torch.nn.functional.softplus
+        centre = (self.n_outputs - 1) * torch.sigmoid(raw[:, :k])
+        height = softplus(raw[:, k:2 * k]) if positive else raw[:, k:2 * k]
+        fwhm = self.peak_fwhm * (1 + (self.max_factor - 1) * torch.sigmoid(raw[:, 2 * k:]))
+        sigma = fwhm / (2.0 * (2.0 * torch.log(torch.tensor(2.0))) ** 0.5)
+        grid = torch.arange(self.n_outputs, dtype=raw.dtype, device=raw.device)
+        z = (grid[None, None, :] - centre[:, :, None]) / sigma[:, :, None]
+        return (height[:, :, None] * torch.exp(-0.5 * z * z)).sum(dim=1)
 
 
 def _spectrum_loss(pred: Any, target: Any, gradient_weight: float,

@@ -10,7 +10,11 @@
   by the Hungarian algorithm on their energy difference
   (:func:`scipy.optimize.linear_sum_assignment`), and a true peak counts as
   reproduced when its partner lies within ``tolerance`` eV (default 1 eV);
-* peak heights: mean absolute difference of the intensities of paired peaks.
+* peak heights: mean absolute difference of the intensities of paired peaks;
+* recall at matched precision (:func:`recall_at_precision`): a predictor can
+  buy recall with spurious small peaks, so two predictors are compared by the
+  recall each reaches at one precision, found by raising the prominence a
+  *predicted* peak needs until the precision is reached.
 
 Figures (:func:`spectra_figure`, :func:`peak_parity_figure`) use the
 matplotlib object API on an Agg canvas; no pyplot state is touched.
@@ -35,6 +39,7 @@ __all__ = [
     "find_spectrum_peaks",
     "match_peaks",
     "peak_parity_figure",
+    "recall_at_precision",
     "spectra_figure",
     "spectral_metrics",
 ]
@@ -193,6 +198,7 @@ def spectral_metrics(
     *,
     tolerance: float = 1.0,
     prominence: float = 0.05,
+    predicted_prominence: float | None = None,
 ) -> PeakMetrics:
     """Spectrum MSE, fraction of true peaks reproduced within ``tolerance``, height error.
 
@@ -206,6 +212,9 @@ def spectral_metrics(
         Largest energy difference (eV) for a predicted peak to count (default 1).
     prominence
         Relative prominence threshold of :func:`find_spectrum_peaks` (default 0.05).
+    predicted_prominence
+        Threshold for the predicted spectra's peaks (default: ``prominence``);
+        a higher one trades recall for precision (:func:`recall_at_precision`).
 
     Returns
     -------
@@ -221,7 +230,9 @@ def spectral_metrics(
     matched: list[np.ndarray] = []
     for yt, yp in zip(t, p, strict=True):
         tp, th = find_spectrum_peaks(e, yt, prominence=prominence)
-        pp, ph = find_spectrum_peaks(e, yp, prominence=prominence)
+        pp, ph = find_spectrum_peaks(
+            e, yp, prominence=prominence if predicted_prominence is None
+            else predicted_prominence)
         pairs = match_peaks(tp, pp, tolerance)
         n_pred += pp.size
         height_err += [abs(float(ph[j] - th[i])) for i, j in pairs]
@@ -249,6 +260,52 @@ def spectral_metrics(
         tolerance=float(tolerance),
         prominence=float(prominence),
     )
+
+
+def recall_at_precision(
+    energy: Any,
+    y_true: Any,
+    y_pred: Any,
+    precision: float = 0.8,
+    *,
+    tolerance: float = 1.0,
+    prominence: float = 0.05,
+    thresholds: Any = None,
+) -> tuple[float, float]:
+    """Highest peak recall at a precision of at least ``precision``.
+
+    The true peaks stay those of :func:`spectral_metrics` (``prominence``);
+    the prominence a predicted peak needs is raised through ``thresholds``
+    (default 0.05, 0.06, ..., 0.60), which drops the smaller predicted peaks
+    first. Scores two predictors at one precision, where comparing their
+    recall at their own precisions would reward spurious peaks.
+
+    Parameters
+    ----------
+    energy, y_true, y_pred, tolerance, prominence
+        As in :func:`spectral_metrics`.
+    precision
+        The precision to reach, in (0, 1].
+    thresholds
+        Relative prominences tried for the predicted peaks.
+
+    Returns
+    -------
+    recall, threshold
+        The highest ``fraction_within`` among the thresholds whose precision
+        is at least ``precision``, and that threshold; ``(0.0, nan)`` when no
+        threshold reaches it.
+    """
+    if not 0 < precision <= 1:
+        raise ParameterError(f"precision must be in (0, 1]; found {precision!r}")
+    qs = np.round(np.arange(0.05, 0.605, 0.01), 2) if thresholds is None else thresholds
+    best, best_q = 0.0, float("nan")
+    for q in np.asarray(qs, dtype=np.float64):
+        m = spectral_metrics(energy, y_true, y_pred, tolerance=tolerance,
+                             prominence=prominence, predicted_prominence=float(q))
+        if m.precision >= precision and m.fraction_within > best:
+            best, best_q = float(m.fraction_within), float(q)
+    return best, best_q
 
 
 def _figure(figsize: tuple[float, float]) -> Any:
