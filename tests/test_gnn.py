@@ -49,6 +49,16 @@ def _random_cluster(seed: int) -> Structure:
     return Structure(rng.choice([8, 29, 26, 1], size=10), xyz, absorber=3)
 
 
+def _assert_moved_and_permuted_alike(model: StructureSpectrumRegressor) -> None:
+    """Same prediction for a cluster rotated, translated and with its atoms reordered."""
+    s = _random_cluster(5)
+    rot = Rotation.random(random_state=3).as_matrix()
+    perm = np.random.default_rng(7).permutation(10)
+    moved = Structure(s.numbers[perm], s.positions[perm] @ rot.T + 2.0,
+                      int(np.flatnonzero(perm == s.absorber)[0]))
+    np.testing.assert_allclose(model.predict([moved]), model.predict([s]), atol=1e-5)
+
+
 def test_rotation_translation_permutation_invariance(fitted) -> None:
     model = fitted[0]
     s = _random_cluster(5)
@@ -76,12 +86,7 @@ def test_bond_aware_model_keeps_the_invariances_and_sees_the_bonds() -> None:
         max_epochs=3, validation_fraction=0.0, random_state=0, device="cpu", n_threads=1,
     ).fit(structures, y)
     assert model.n_features_in_ == model.graphs(structures)[0].x.shape[1]
-    s = _random_cluster(5)
-    rot = Rotation.random(random_state=3).as_matrix()
-    perm = np.random.default_rng(7).permutation(10)
-    moved = Structure(s.numbers[perm], s.positions[perm] @ rot.T + 2.0,
-                      int(np.flatnonzero(perm == s.absorber)[0]))
-    np.testing.assert_allclose(model.predict([moved]), model.predict([s]), atol=1e-5)
+    _assert_moved_and_permuted_alike(model)
     # an O–O pair is bonded at 1.5 Å and not at 1.7 Å, past 1.2 x (0.66 + 0.66) = 1.58 Å
     pair = [Structure(np.array([8, 8, 1]), np.array([[0, 0, 0], [d, 0, 0], [0, 3, 0]]))
             for d in (1.5, 1.7)]
@@ -291,12 +296,7 @@ def test_peak_head_learns_the_known_map_and_keeps_the_invariances() -> None:
     from xasml.learn import spectral_metrics
 
     assert spectral_metrics(ENERGY, y, pred).fraction_within >= 0.75
-    s = _random_cluster(5)
-    rot = Rotation.random(random_state=3).as_matrix()
-    perm = np.random.default_rng(7).permutation(10)
-    moved = Structure(s.numbers[perm], s.positions[perm] @ rot.T + 2.0,
-                      int(np.flatnonzero(perm == s.absorber)[0]))
-    np.testing.assert_allclose(model.predict([moved]), model.predict([s]), atol=1e-5)
+    _assert_moved_and_permuted_alike(model)
 
 
 def test_peak_width_comes_from_the_spectra_broadening() -> None:
@@ -322,6 +322,10 @@ def test_errors() -> None:
         StructureSpectrumRegressor(head="sticks").fit(structures, y)
     with pytest.raises(ParameterError, match="peak_fwhm"):
         StructureSpectrumRegressor(head="peaks", peak_fwhm=0).fit(structures, y)
+    from xasml.learn import build_gnn
+
+    with pytest.raises(ParameterError, match="head must be 'grid' or 'peaks'; found 'sticks'"):
+        build_gnn(4, 4, 10, head="sticks")
     with pytest.raises(ParameterError, match="peak_max_factor"):
         StructureSpectrumRegressor(head="peaks", peak_max_factor=0.5).fit(structures, y)
     with pytest.raises(ParameterError, match="n_peaks"):

@@ -25,7 +25,7 @@ def train_forward_cmd(
                                help="Add covalent bonds from the geometry to the graphs."),
     head: Literal["grid", "peaks"] = typer.Option("grid", "--head",
                              help="Network output: 'grid' (every energy point) or 'peaks' "
-                                  "(a sum of Gaussians no narrower than the spectra's "
+                                  "(a sum of Gaussians 1-2x as wide as the spectra's "
                                   "broadening)."),
     n_peaks: int = typer.Option(32, "--n-peaks", help="Gaussians of --head peaks."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ParameterError
 from ._torch_base import _import_torch
 from .graph import _import_pyg
 
@@ -78,6 +79,8 @@ def build_gnn(
         ``module(batch)`` maps a ``torch_geometric`` ``Batch`` (absorber at node
         0 of each graph) to ``(n_graphs, n_outputs)``.
     """
+    if head not in ("grid", "peaks"):
+        raise ParameterError(f"head must be 'grid' or 'peaks'; found {head!r}")
     torch = _import_torch()
     nn = torch.nn
     MessagePassing = _import_pyg().nn.MessagePassing
