@@ -393,6 +393,8 @@ def test_recall_at_precision_drops_the_small_spurious_peaks_first() -> None:
     assert 0.1 < q < 0.3
     raised = spectral_metrics(ENERGY, y, pred, predicted_prominence=q)
     assert raised.precision == 1.0 and raised.n_true_peaks == m.n_true_peaks
+    # the sweep starts at the true peaks' own threshold, so a perfect prediction keeps it
+    assert recall_at_precision(ENERGY, y, y, 1.0, prominence=0.1) == (1.0, 0.1)
     # every predicted peak 2 eV off: no threshold reaches the precision
     recall, q = recall_at_precision(ENERGY, y, _three_peaks(2.0)[None], 0.5)
     assert recall == 0.0 and np.isnan(q)

@@ -20,6 +20,7 @@ K. T. Schütt et al., J. Chem. Phys. 148, 241722 (2018) (continuous filters).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import ParameterError
@@ -192,7 +193,7 @@ class _PeakRenderer:
         centre = (self.n_outputs - 1) * torch.sigmoid(raw[:, :k])
         height = softplus(raw[:, k:2 * k]) if positive else raw[:, k:2 * k]
         fwhm = self.peak_fwhm * (1 + (self.max_factor - 1) * torch.sigmoid(raw[:, 2 * k:]))
-        sigma = fwhm / (2.0 * (2.0 * torch.log(torch.tensor(2.0))) ** 0.5)
+        sigma = fwhm / math.sqrt(8.0 * math.log(2.0))
         grid = torch.arange(self.n_outputs, dtype=raw.dtype, device=raw.device)
         z = (grid[None, None, :] - centre[:, :, None]) / sigma[:, :, None]
         return (height[:, :, None] * torch.exp(-0.5 * z * z)).sum(dim=1)

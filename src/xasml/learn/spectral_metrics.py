@@ -276,7 +276,8 @@ def recall_at_precision(
 
     The true peaks stay those of :func:`spectral_metrics` (``prominence``);
     the prominence a predicted peak needs is raised through ``thresholds``
-    (default 0.05, 0.06, ..., 0.60), which drops the smaller predicted peaks
+    (default ``prominence``, then up in steps of 0.01 to ``prominence + 0.55``),
+    which drops the smaller predicted peaks
     first. Scores two predictors at one precision, where comparing their
     recall at their own precisions would reward spurious peaks.
 
@@ -298,7 +299,8 @@ def recall_at_precision(
     """
     if not 0 < precision <= 1:
         raise ParameterError(f"precision must be in (0, 1]; found {precision!r}")
-    qs = np.round(np.arange(0.05, 0.605, 0.01), 2) if thresholds is None else thresholds
+    # never below the true peaks' threshold: the same spectrum must score precision 1
+    qs = np.round(prominence + 0.01 * np.arange(56), 4) if thresholds is None else thresholds
     best, best_q = 0.0, float("nan")
     for q in np.asarray(qs, dtype=np.float64):
         m = spectral_metrics(energy, y_true, y_pred, tolerance=tolerance,
