@@ -1,7 +1,7 @@
 """QM9 O/N K-edge structure → spectrum (Carbone et al. 2020) on xasml's own CVS-TDDFT spectra.
 
-Run: ``python -m benchmarks.qm9_forward [--element O|N] [--dataset DIR ...]
-[--train-fraction F ...]``
+Run: ``python -m benchmarks.qm9_forward [--element O|N] [--engine tddft|feff]
+[--dataset DIR ...] [--train-fraction F ...]``
 
 Data: a per-site O K-edge campaign of randomly drawn O-containing QM9 molecules,
 built once with the resumable runner and cached outside the repository::
@@ -16,15 +16,25 @@ molecules picked with ``numpy.random.default_rng(s)`` from the 111,322 O-contain
 benchmark pools every one present. B3LYP/def2-SVP, CVS-TDA over all core→virtual states,
 sticks broadened with a 0.5 eV Gaussian onto the engine's grid for the edge.
 
+``--engine feff`` reads FEFF10 spectra of the same draws instead: the spectra
+Carbone et al. trained on were FEFF9's, so this is their setting (the whole molecule as
+the cluster, FMS 5 Å, no SCF, grid −20…40 eV from O's tabulated K edge in 0.25 eV
+steps)::
+
+    xasml simulate feff --qm9 "$(python -m benchmarks.qm9_forward --draw 0)" \
+        --element O --scf-radius 0 --fms-radius 5 --e-min -20 --e-max 40 \
+        --out ~/.cache/xasml/qm9-o-feff-rand600-seed0.zarr --workers 2
+
 Protocol: molecules (not sites) are split 8:1:1 (train/val/test), so no molecule is
 in two splits; each spectrum is divided by one global scale (the largest train
 intensity). :class:`xasml.learn.StructureSpectrumRegressor` (message passing on the
 absorber-centred molecular graph, radial-basis edges) is trained on the train split
 with early stopping on an internal 10 % of it; the test split is scored with the
-paper's metric — the fraction of true peaks (relative prominence ≥ 5 %) with a
-predicted peak within 1 eV — next to its precision, peak-height error and MSE, and
-against the train-mean spectrum as a baseline. Carbone et al. reported 90 % of peaks
-within 1 eV (goal of the issue: 95 %) with ~100× more training molecules. Where the
+paper's metric both ways round — the fraction of true peaks (relative prominence ≥ 5 %)
+with a predicted peak within 1 eV (recall, "peaks<=1eV") and the fraction of predicted
+peaks within 1 eV of a true one (precision; the paper's abstract words its 90 % this
+way, the issue asks ≥95 %) — with peak-height error and MSE, against the train-mean
+spectrum as a baseline. Carbone et al. trained on ~100× more molecules. Where the
 misses are: the score for larger peaks only, for the edge (lowest-energy) peak of each
 spectrum, and in five energy windows; with ``--n-models`` ≥ 3 also the members'
 pointwise median (less smoothing than their mean); and the ensemble mean snapped to the
@@ -50,9 +60,13 @@ import numpy as np
 CACHE = Path.home() / ".cache" / "xasml"
 
 
-def default_datasets(element: str = "O") -> list[Path]:
-    """The cache paths of draws 0-3 for ``element`` (``qm9-o-rand600-seed0.zarr``, ...)."""
-    return [CACHE / f"qm9-{element.lower()}-rand600-seed{s}.zarr" for s in range(4)]
+def default_datasets(element: str = "O", engine: str = "tddft") -> list[Path]:
+    """The cache paths of draws 0-3 for ``element`` (``qm9-o-rand600-seed0.zarr``, ...).
+
+    FEFF campaigns of the same draws are ``qm9-o-feff-rand600-seed0.zarr``, ...
+    """
+    tag = "-feff" if engine == "feff" else ""
+    return [CACHE / f"qm9-{element.lower()}{tag}-rand600-seed{s}.zarr" for s in range(4)]
 
 
 def draw(n: int = 600, seed: int = 0, element: str = "O") -> list[int]:
@@ -116,6 +130,8 @@ def main() -> None:
                     help="write parity and example-spectra plots (PNG) into this folder")
     ap.add_argument("--element", choices=("O", "N"), default="O",
                     help="absorbing element: picks the draws (default O)")
+    ap.add_argument("--engine", choices=("tddft", "feff"), default="tddft",
+                    help="whose spectra of the draws: CVS-TDDFT (default) or FEFF10")
     ap.add_argument("--draw", type=int, metavar="SEED",
                     help="print the QM9 indices of draw SEED (0, 1, ...) and exit")
     args = ap.parse_args()
@@ -130,7 +146,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     # a draw still being built has parts but no consolidated store yet: left out
-    default = default_datasets(args.element)
+    default = default_datasets(args.element, args.engine)
     paths = args.dataset or [p for p in default if (p / ".zmetadata").is_file()]
     if not paths:
         raise SystemExit(f"no dataset: build {default[0]} first (see the module docstring)")
@@ -228,14 +244,15 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
             for name, p in preds.items()}
     print(f"test: {len(te)} sites of {len(set(molecule[te]))} molecules (none seen in training)")
     # recall at one precision: spurious small peaks cannot buy it
-    at = {name: [recall_at_precision(energy, Y[te], p, q)[0] for q in (0.8, 0.9)]
+    # (0.95: the issue's goal read as the share of predicted peaks within 1 eV)
+    at = {name: [recall_at_precision(energy, Y[te], p, q)[0] for q in (0.8, 0.9, 0.95)]
           for name, p in preds.items()}
     print(f"{'model':11} {'MSE':>8} {'median':>8} {'peaks<=1eV':>10} {'precision':>9} "
-          f"{'height MAE':>10} {'recall@P80':>10} {'recall@P90':>10}")
+          f"{'height MAE':>10} {'recall@P80':>10} {'recall@P90':>10} {'recall@P95':>10}")
     for name, m in rows.items():
         print(f"{name:11} {m.mse:8.4f} {m.median_mse:8.4f} {100 * m.fraction_within:9.1f}% "
-              f"{100 * m.precision:8.1f}% {m.height_mae:10.4f} {100 * at[name][0]:9.1f}% "
-              f"{100 * at[name][1]:9.1f}%")
+              f"{100 * m.precision:8.1f}% {m.height_mae:10.4f} "
+              + " ".join(f"{100 * r:9.1f}%" for r in at[name]))
     # which peaks are missed: the score for larger peaks only
     sweep = [spectral_metrics(energy, Y[te], pred, tolerance=1.0, prominence=q)
              for q in (0.05, 0.1, 0.2, 0.4)]
@@ -285,7 +302,8 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
             figures / "qm9_forward_peak_parity.png", dpi=120)
         print(f"figures: {figures}/qm9_forward_{{examples,peak_parity}}.png")
     print(json.dumps({k: {"mse": v.mse, "peaks_within_1ev": v.fraction_within,
-                          "precision": v.precision, "recall_at_p80": at[k][0]}
+                          "precision": v.precision, "recall_at_p80": at[k][0],
+                          "recall_at_p95": at[k][2]}
                       for k, v in rows.items()}))
     return rows, members
 

@@ -16,7 +16,11 @@ from xasml.cli import main
 from xasml.errors import FormatError, ModelError, XasmlWarning
 from xasml.learn import Structure, StructureSpectrumRegressor
 from xasml.learn.bundle import load_bundle, save_bundle
-from xasml.learn.structure_data import load_structure_dataset, load_structure_datasets
+from xasml.learn.structure_data import (
+    load_structure_dataset,
+    load_structure_datasets,
+    read_structure_file,
+)
 
 H2O = "3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n"
 H2CO = "4\nformaldehyde\nC 0 0 -0.529\nO 0 0 0.676\nH 0 0.935 -1.112\nH 0 -0.935 -1.112\n"
@@ -219,3 +223,83 @@ def test_feff_tree_structures_and_common_grid(shared_data):
         e = spectra["energy"].values
         assert mu["energy"].values[0] <= e[0] and e[-1] <= mu["energy"].values[-1]
         np.testing.assert_allclose(row, np.interp(e, mu["energy"].values, mu.values))
+
+
+def _assert_rock_salt_shells(s: Structure, a: float) -> None:
+    """Absorber-centred rock salt cut at 10 Å: 6 anions at a/2, 12 cations at a/√2."""
+    r = np.linalg.norm(s.positions - s.positions[s.absorber], axis=1)
+    assert r.max() <= 10.0 + 1e-9 and np.sum(r < 1e-9) == 1
+    z = s.numbers[s.absorber]
+    assert np.sum(np.isclose(r, a / 2, atol=1e-6) & (s.numbers != z)) == 6
+    assert np.sum(np.isclose(r, a / np.sqrt(2), atol=1e-6) & (s.numbers == z)) == 12
+
+
+def test_read_structure_file_crystals_by_inequivalent_site(tmp_path):
+    pytest.importorskip("pymatgen")
+    from pymatgen.io.cif import CifWriter
+
+    from xasml.errors import ParameterError
+    from xasml.simulate.structures import PROTOTYPES
+
+    nio = PROTOTYPES["rocksalt"]("Ni", 4.17)
+    cif = tmp_path / "NiO.cif"
+    CifWriter(nio).write_file(cif)
+    (s,) = read_structure_file(cif, element="Ni")  # 4 Ni in the cell, one class
+    assert s.numbers[s.absorber] == 28 and s.label.startswith("NiO#")
+    _assert_rock_salt_shells(s, 4.17)
+    (o,) = read_structure_file(cif, element="O")
+    assert o.numbers[o.absorber] == 8
+    mol = tmp_path / "water.json"
+    from pymatgen.core import Molecule
+
+    mol.write_text(Molecule(["O", "H", "H"], [[0, 0, 0.1173], [0, 0.7572, -0.4692],
+                                               [0, -0.7572, -0.4692]]).to_json())
+    (w,) = read_structure_file(mol, element="O")
+    assert w.label == "water#0" and len(w.numbers) == 3
+    with pytest.raises(ParameterError, match=r"NiO\.cif.*absorbing element"):
+        read_structure_file(cif)
+    with pytest.raises(FormatError, match="no 'Cu' atom"):
+        read_structure_file(cif, element="Cu")
+
+
+def test_feff_campaign_structures_molecule_whole_crystal_as_sphere(tmp_path):
+    pytest.importorskip("feff10")
+    pytest.importorskip("pymatgen")
+    import shutil
+
+    from xasml.simulate.structures import PROTOTYPES
+
+    xyz = tmp_path / "methanol.xyz"
+    xyz.write_text(CH3OH)
+    mno = tmp_path / "MnO.json"
+    mno.write_text(PROTOTYPES["rocksalt"]("Mn", 4.445).to_json())
+    tiny = ["--scf-radius", "0", "--fms-radius", "3", "--workers", "0", "--no-progress"]
+    mol_out, xtal_out = tmp_path / "mol.zarr", tmp_path / "xtal.zarr"
+    assert main(["simulate", "feff", str(xyz), "-e", "O", "--e-min", "-20", "--e-max", "30",
+                 "-o", str(mol_out), *tiny]) == 0
+    assert main(["simulate", "feff", str(mno), "-e", "Mn", "-o", str(xtal_out), *tiny]) == 0
+
+    structures, spectra = load_structure_dataset(mol_out)
+    (s,) = structures
+    # the whole molecule, in the file's atom order, centred on its one O
+    assert s.label == "methanol-O#1" and s.absorber == 1
+    np.testing.assert_array_equal(s.numbers, [6, 8, 1, 1, 1, 1])
+    np.testing.assert_allclose(s.positions[0], [-0.0465, 0.6649, 0])
+    assert spectra.sizes["sample"] == 1 and np.isfinite(spectra.values).all()
+
+    (c,) = load_structure_dataset(xtal_out)[0]  # one inequivalent Mn site
+    assert c.numbers[c.absorber] == 25
+    _assert_rock_salt_shells(c, 4.445)
+    # predicting from the crystal file reads the same cluster as training did
+    (f,) = read_structure_file(mno, element="Mn")
+    np.testing.assert_array_equal(np.sort(f.numbers), np.sort(c.numbers))
+
+    # a moved dataset finds its structures beside it; without them the file is named
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    shutil.move(mol_out, moved / "mol.zarr")
+    shutil.move(tmp_path / "mol.structures", moved / "mol.structures")
+    assert load_structure_dataset(moved / "mol.zarr")[0][0].label == "methanol-O#1"
+    shutil.rmtree(moved / "mol.structures")
+    with pytest.raises(FormatError, match=r"methanol-O\.json"):
+        load_structure_dataset(moved / "mol.zarr")

@@ -13,7 +13,7 @@ from ._app import app
 @app.command("train-forward")
 def train_forward_cmd(
     datasets: list[Path] = typer.Argument(
-        ..., help="TDDFT campaign datasets (.zarr) or FEFF run trees; several are pooled."),
+        ..., help="TDDFT or FEFF campaign datasets (.zarr) or FEFF run trees; several are pooled."),
     out: Path = typer.Option(..., "--out", "-o", help="Bundle directory to write."),
     n_models: int = typer.Option(3, "--n-models", help="Ensemble members (std needs >= 2)."),
     max_epochs: int = typer.Option(200, "--max-epochs", help="Most training epochs."),
@@ -73,10 +73,11 @@ def train_forward_cmd(
 @app.command("forward")
 def forward_cmd(
     bundle: Path = typer.Argument(..., help="Bundle from xasml train-forward."),
-    structures: list[Path] = typer.Argument(..., help="xyz files or FEFF inputs (feff.inp)."),
+    structures: list[Path] = typer.Argument(
+        ..., help="xyz, CIF, POSCAR or pymatgen JSON files, or FEFF inputs (feff.inp)."),
     out: Path = typer.Option(..., "--out", "-o", help="netCDF file for the spectra."),
-    element: str = typer.Option(None, "--element", help="Absorbing element of xyz files "
-                                "(default: the bundle's)."),
+    element: str = typer.Option(None, "--element", help="Absorbing element of xyz and "
+                                "crystal files (default: the bundle's)."),
     nearest: int = typer.Option(0, "--nearest", min=0,
                                 help="Also snap each prediction to the mean of its K nearest "
                                      "training spectra (sharper peaks; 0: off)."),
@@ -85,7 +86,9 @@ def forward_cmd(
 
     Writes a netCDF Dataset with data variables ``intensity`` (mean) and
     ``intensity_std`` (ensemble standard deviation), dims ``(sample, energy)``.
-    Every atom of the element in an xyz molecule is one sample. With
+    Every atom of the element in an xyz molecule is one sample, every
+    inequivalent site of it in a crystal file (CIF, POSCAR, pymatgen JSON) one
+    sample, the atoms within 10 Å of it; a feff.inp is its absorber. With
     ``--nearest K`` also ``intensity_nearest`` (the mean of the K training
     spectra nearest to the prediction), ``nearest_label`` and ``nearest_rms``
     (their labels and RMS distances to the prediction), dims ``(sample, neighbour)``.

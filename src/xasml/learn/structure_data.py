@@ -9,6 +9,11 @@
   spectrum is used only when the molecule has a single atom of the element,
   which is then the absorber; other ``"all"`` samples are skipped with a
   warning);
+* a FEFF campaign dataset (``xasml simulate feff|oxides``, Zarr): each
+  sample's structure file (its ``structure`` coordinate, looked up beside
+  the dataset in ``<name>.structures/`` when the dataset has moved) centred
+  on its ``site``; a molecule is used whole, a crystal as the sphere of
+  ``crystal_radius`` Å around the site;
 * a FEFF run tree (``<material>/FEFF-XANES/<site>_<El>/{feff.inp,xmu.dat}``):
   each site's cluster from its ``feff.inp``, its ``xmu.dat`` interpolated
   onto one energy grid.
@@ -29,6 +34,9 @@ from .graph import Structure
 
 __all__ = ["load_structure_dataset", "load_structure_datasets", "read_structure_file"]
 
+# Å around a crystal site: past the forward model's default cluster_radius (8 Å)
+CRYSTAL_RADIUS = 10.0
+
 
 def load_structure_dataset(
     path: str | Path, *, energy: Any = None
@@ -38,8 +46,9 @@ def load_structure_dataset(
     Parameters
     ----------
     path
-        A TDDFT campaign dataset directory (``*.zarr`` with ``campaign.json``
-        or ``.zmetadata``) or a FEFF run tree (see module docstring).
+        A TDDFT or FEFF campaign dataset directory (``*.zarr`` with
+        ``campaign.json`` or ``.zmetadata``) or a FEFF run tree (see module
+        docstring).
     energy
         Energy grid (eV) for FEFF spectra, shape ``(n_energy,)``; default: the
         range all sites share, with as many points as the shortest spectrum.
@@ -131,18 +140,25 @@ def load_structure_datasets(
 
 
 def read_structure_file(path: str | Path, *, element: str | None = None) -> list[Structure]:
-    """Structures from one ``feff.inp`` (its absorber) or one xyz file.
+    """Structures to predict from: a ``feff.inp``, an xyz molecule or a crystal file.
 
-    An xyz molecule gives one structure per atom of ``element`` (required for
-    xyz files), labelled ``"<file stem>#<atom>"``.
+    A ``feff.inp`` gives its absorber's cluster. An xyz molecule gives one
+    structure per atom of ``element``, labelled ``"<file stem>#<atom>"``; so
+    does a molecule in pymatgen JSON. A crystal (CIF, POSCAR, pymatgen JSON,
+    anything :func:`~xasml.simulate.structures.read_structure` reads) gives
+    one structure per symmetry-inequivalent ``element`` site: the atoms within
+    10 Å of it, as a FEFF campaign's training data were read. ``element`` is
+    required for all but ``feff.inp``.
     """
     from ..io import read_feff_inp
     from ..simulate.molecules import read_xyz
 
     p = Path(path)
+    if p.name.lower() == "feff.inp" or p.suffix.lower() == ".inp":
+        return [Structure.from_feff_input(read_feff_inp(p), label=p.parent.name or p.stem)]
+    if element is None:
+        raise ParameterError(f"{p}: give the absorbing element for a structure file")
     if p.suffix.lower() == ".xyz":
-        if element is None:
-            raise ParameterError(f"{p}: give the absorbing element for an xyz file")
         mol = read_xyz(p)
         sites = mol.sites(element)
         if not sites:
@@ -151,7 +167,16 @@ def read_structure_file(path: str | Path, *, element: str | None = None) -> list
             Structure.from_symbols(mol.symbols, mol.coords, absorber=i, label=f"{p.stem}#{i}")
             for i in sites
         ]
-    return [Structure.from_feff_input(read_feff_inp(p), label=p.parent.name or p.stem)]
+    from ..simulate.structures import equivalent_sites, read_structure
+
+    obj = read_structure(p)
+    if hasattr(obj, "lattice"):
+        sites = list(equivalent_sites(obj, element))
+    else:
+        sites = [i for i, site in enumerate(obj) if site.specie.symbol == element]
+    if not sites:
+        raise FormatError(p, f"the structure has no {element!r} atom to absorb")
+    return [_site_cluster(obj, i, f"{p.stem}#{i}", CRYSTAL_RADIUS) for i in sites]
 
 
 def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
@@ -161,8 +186,11 @@ def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
     with xr.open_zarr(path) as opened:
         ds = opened.load()
     if "qm9_index" not in ds.coords and "xyz" not in ds.coords:
+        if "structure" in ds.coords and "site" in ds.coords:
+            return _from_structure_campaign(path, ds)
         raise FormatError(
-            path, "no 'qm9_index' or 'xyz' coordinate: not a molecular (tddft) campaign dataset"
+            path, "no 'qm9_index'/'xyz' (tddft) or 'structure'/'site' (feff) coordinates: "
+            "not a campaign dataset of structures"
         )
     structures: list[Structure] = []
     keep: list[int] = []
@@ -201,6 +229,55 @@ def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
     spectra = spectra.assign_coords(label=("sample", [s.label for s in structures]))
     spectra.attrs = dict(ds.attrs)
     return structures, spectra
+
+
+def _from_structure_campaign(
+    path: Path, ds: xr.Dataset, crystal_radius: float = CRYSTAL_RADIUS
+) -> tuple[list[Structure], xr.DataArray]:
+    """A FEFF campaign: each sample's stored structure file, centred on its site."""
+    from ..simulate.structures import read_structure
+
+    read: dict[str, Any] = {}
+    structures: list[Structure] = []
+    for i in range(ds.sizes["sample"]):
+        name = str(_value(ds, "structure", i))
+        if name not in read:
+            read[name] = read_structure(_structure_file(path, name))
+        site = _value(ds, "site", i)
+        obj = read[name]
+        if not (isinstance(site, float | int) and math.isfinite(site)
+                and 0 <= int(site) < len(obj)):
+            raise FormatError(path, f"sample {i}: site {site!r} is not an atom of {name} "
+                                    f"({len(obj)} atoms)")
+        label = f"{Path(name).stem}#{int(site)}"
+        structures.append(_site_cluster(obj, int(site), label, crystal_radius))
+    spectra = ds["intensity"].assign_coords(label=("sample", [s.label for s in structures]))
+    spectra.attrs = dict(ds.attrs)
+    return structures, spectra
+
+
+def _structure_file(path: Path, name: str) -> Path:
+    """The stored structure file, or its copy beside a moved dataset."""
+    stored = Path(name)
+    if stored.is_file():
+        return stored
+    moved = path.resolve().with_suffix(".structures") / stored.name
+    if moved.is_file():
+        return moved
+    raise FormatError(path, f"structure file {stored.name} not found at {stored} "
+                            f"nor in {moved.parent}")
+
+
+def _site_cluster(obj: Any, site: int, label: str, radius: float) -> Structure:
+    """A molecule whole, or the atoms of a crystal within ``radius`` Å of ``site``."""
+    if not hasattr(obj, "lattice"):
+        symbols = [sp.symbol for sp in obj.species]
+        return Structure.from_symbols(symbols, obj.cart_coords, site, label)
+    centre = obj[site].coords
+    near = obj.get_sites_in_sphere(centre, radius)
+    xyz = np.array([s.coords for s in near]) - centre
+    absorber = int(np.argmin(np.einsum("ij,ij->i", xyz, xyz)))
+    return Structure.from_symbols([s.specie.symbol for s in near], xyz, absorber, label)
 
 
 def _value(ds: xr.Dataset, name: str, i: int) -> Any:
