@@ -13,7 +13,7 @@
   sample's structure file (its ``structure`` coordinate, looked up beside
   the dataset in ``<name>.structures/`` when the dataset has moved) centred
   on its ``site``; a molecule is used whole, a crystal as the sphere of
-  ``crystal_radius`` Å around the site;
+  ``CRYSTAL_RADIUS`` (10 Å) around the site;
 * a FEFF run tree (``<material>/FEFF-XANES/<site>_<El>/{feff.inp,xmu.dat}``):
   each site's cluster from its ``feff.inp``, its ``xmu.dat`` interpolated
   onto one energy grid.
