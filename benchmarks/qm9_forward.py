@@ -1,6 +1,6 @@
 """QM9 O/N K-edge structure → spectrum (Carbone et al. 2020) on xasml's own CVS-TDDFT spectra.
 
-Run: ``python -m benchmarks.qm9_forward [--element O|N] [--engine tddft|feff]
+Run: ``python -m benchmarks.qm9_forward [--element O|N] [--engine tddft|feff|feff-scf]
 [--dataset DIR ...] [--train-fraction F ...]``
 
 Data: a per-site O K-edge campaign of randomly drawn O-containing QM9 molecules,
@@ -16,14 +16,16 @@ molecules picked with ``numpy.random.default_rng(s)`` from the 111,322 O-contain
 benchmark pools every one present. B3LYP/def2-SVP, CVS-TDA over all core→virtual states,
 sticks broadened with a 0.5 eV Gaussian onto the engine's grid for the edge.
 
-``--engine feff`` reads FEFF10 spectra of the same draws instead: the spectra
-Carbone et al. trained on were FEFF9's, so this is their setting (the whole molecule as
-the cluster, FMS 5 Å, no SCF, grid −20…40 eV from O's tabulated K edge in 0.25 eV
-steps)::
+``--engine feff`` reads FEFF10 spectra of the same draws instead (Carbone et al.
+trained on FEFF9 spectra): the whole molecule as the cluster, FMS 5 Å, grid −20…40 eV
+from O's tabulated K edge in 0.25 eV steps, without SCF (``feff``) or with a 4 Å SCF
+radius (``feff-scf``, about twice the cost; its spectra have more structure)::
 
-    xasml simulate feff --qm9 "$(python -m benchmarks.qm9_forward --draw 0)" \
-        --element O --scf-radius 0 --fms-radius 5 --e-min -20 --e-max 40 \
+    xasml simulate feff --qm9 "$(python -m benchmarks.qm9_forward --draw 0)" \\
+        --element O --scf-radius 0 --fms-radius 5 --e-min -20 --e-max 40 \\
         --out ~/.cache/xasml/qm9-o-feff-rand600-seed0.zarr --workers 2
+
+and ``--scf-radius 4`` into ``qm9-o-feffscf-rand600-seed0.zarr``.
 
 Protocol: molecules (not sites) are split 8:1:1 (train/val/test), so no molecule is
 in two splits; each spectrum is divided by one global scale (the largest train
@@ -64,8 +66,9 @@ def default_datasets(element: str = "O", engine: str = "tddft") -> list[Path]:
     """The cache paths of draws 0-3 for ``element`` (``qm9-o-rand600-seed0.zarr``, ...).
 
     FEFF campaigns of the same draws are ``qm9-o-feff-rand600-seed0.zarr``, ...
+    (``-feffscf-`` with SCF).
     """
-    tag = "-feff" if engine == "feff" else ""
+    tag = {"tddft": "", "feff": "-feff", "feff-scf": "-feffscf"}[engine]
     return [CACHE / f"qm9-{element.lower()}{tag}-rand600-seed{s}.zarr" for s in range(4)]
 
 
@@ -130,8 +133,9 @@ def main() -> None:
                     help="write parity and example-spectra plots (PNG) into this folder")
     ap.add_argument("--element", choices=("O", "N"), default="O",
                     help="absorbing element: picks the draws (default O)")
-    ap.add_argument("--engine", choices=("tddft", "feff"), default="tddft",
-                    help="whose spectra of the draws: CVS-TDDFT (default) or FEFF10")
+    ap.add_argument("--engine", choices=("tddft", "feff", "feff-scf"), default="tddft",
+                    help="whose spectra of the draws: CVS-TDDFT (default) or FEFF10 "
+                         "without or with SCF")
     ap.add_argument("--draw", type=int, metavar="SEED",
                     help="print the QM9 indices of draw SEED (0, 1, ...) and exit")
     args = ap.parse_args()
