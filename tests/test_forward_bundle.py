@@ -286,6 +286,14 @@ def test_feff_campaign_structures_molecule_whole_crystal_as_sphere(tmp_path):
     np.testing.assert_array_equal(s.numbers, [6, 8, 1, 1, 1, 1])
     np.testing.assert_allclose(s.positions[0], [-0.0465, 0.6649, 0])
     assert spectra.sizes["sample"] == 1 and np.isfinite(spectra.values).all()
+    # a site that is not an atom of the stored structure is named, not indexed past the end
+    import zarr
+
+    bad = tmp_path / "bad.zarr"
+    shutil.copytree(mol_out, bad)
+    zarr.open_group(str(bad), mode="r+")["site"][:] = 6.0
+    with pytest.raises(FormatError, match=r"site 6\.0 is not an atom of .*methanol-O\.json"):
+        load_structure_dataset(bad)
 
     (c,) = load_structure_dataset(xtal_out)[0]  # one inequivalent Mn site
     assert c.numbers[c.absorber] == 25
