@@ -19,7 +19,7 @@ sticks broadened with a 0.5 eV Gaussian onto the engine's grid for the edge.
 ``--engine feff`` reads FEFF10 spectra of the same draws instead (Carbone et al.
 trained on FEFF9 spectra): the whole molecule as the cluster, FMS 5 Å, grid −20…40 eV
 from O's tabulated K edge in 0.25 eV steps, without SCF (``feff``) or with a 4 Å SCF
-radius (``feff-scf``, about twice the cost; its spectra have more structure)::
+radius (``feff-scf``, 2.9× the cost on draw 0; its spectra have more structure)::
 
     xasml simulate feff --qm9 "$(python -m benchmarks.qm9_forward --draw 0)" \\
         --element O --scf-radius 0 --fms-radius 5 --e-min -20 --e-max 40 \\

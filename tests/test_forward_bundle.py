@@ -292,7 +292,7 @@ def test_feff_campaign_structures_molecule_whole_crystal_as_sphere(tmp_path):
     bad = tmp_path / "bad.zarr"
     shutil.copytree(mol_out, bad)
     zarr.open_group(str(bad), mode="r+")["site"][:] = 6.0
-    with pytest.raises(FormatError, match=r"site 6\.0 is not an atom of .*methanol-O\.json"):
+    with pytest.raises(FormatError, match=r"site 6\.0 is not an atom of methanol-O \(6 atoms\)"):
         load_structure_dataset(bad)
 
     (c,) = load_structure_dataset(xtal_out)[0]  # one inequivalent Mn site
@@ -311,3 +311,21 @@ def test_feff_campaign_structures_molecule_whole_crystal_as_sphere(tmp_path):
     shutil.rmtree(moved / "mol.structures")
     with pytest.raises(FormatError, match=r"methanol-O\.json"):
         load_structure_dataset(moved / "mol.zarr")
+
+
+def test_feff_campaign_structure_given_as_json_is_read_like_the_engine_reads_it(tmp_path):
+    # campaign_params without a folder stores the structure JSON itself in the parameter
+    pytest.importorskip("pymatgen")
+    from pymatgen.core import Molecule
+
+    from xasml.learn.structure_data import _from_structure_campaign
+
+    water = Molecule(["O", "H", "H"], [[0, 0, 0.1173], [0, 0.7572, -0.4692],
+                                        [0, -0.7572, -0.4692]]).to_json()
+    ds = xr.Dataset({"intensity": (("sample", "energy"), np.ones((1, 4)))},
+                    coords={"energy": np.arange(4.0), "structure": ("sample", [water]),
+                            "site": ("sample", [0.0])})
+    (s,), spectra = _from_structure_campaign(tmp_path / "x.zarr", ds)
+    np.testing.assert_array_equal(s.numbers, [8, 1, 1])
+    assert s.absorber == 0 and s.label == "structure0#0"
+    assert list(spectra["label"].values) == ["structure0#0"]

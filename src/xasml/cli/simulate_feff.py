@@ -49,11 +49,6 @@ def _feff_settings(
     }
 
 
-def _structure_folder(out: Path) -> Path:
-    """Where a FEFF campaign keeps its structures (beside the dataset, not in it)."""
-    return out.resolve().with_suffix(".structures")
-
-
 def _run_feff(
     entries: list[Any],
     settings: dict[str, Any],
@@ -71,11 +66,11 @@ def _run_feff(
 
     from ..errors import EngineError, ParameterError
     from ..simulate import Design
-    from ..simulate.structures import campaign_params
+    from ..simulate.structures import campaign_params, structure_folder
 
     if not entries:
         raise ParameterError("no usable structure: nothing to simulate")
-    params = campaign_params(entries, folder=_structure_folder(out))
+    params = campaign_params(entries, folder=structure_folder(out))
     design = Design(params, description)
     res = _launch("feff", design, settings, out=out, scheduler=scheduler,
                   workers=workers, batch_size=batch_size, progress=progress)

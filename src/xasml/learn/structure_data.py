@@ -10,8 +10,9 @@
   which is then the absorber; other ``"all"`` samples are skipped with a
   warning);
 * a FEFF campaign dataset (``xasml simulate feff|oxides``, Zarr): each
-  sample's structure file (its ``structure`` coordinate, looked up beside
-  the dataset in ``<name>.structures/`` when the dataset has moved) centred
+  sample's structure (its ``structure`` coordinate: a file path, looked up
+  beside the dataset in ``<name>.structures/`` when the dataset has moved, or
+  the JSON itself when the campaign was run without a folder) centred
   on its ``site``; a molecule is used whole, a crystal as the sphere of
   ``CRYSTAL_RADIUS`` (10 Å) around the site;
 * a FEFF run tree (``<material>/FEFF-XANES/<site>_<El>/{feff.inp,xmu.dat}``):
@@ -176,7 +177,7 @@ def read_structure_file(path: str | Path, *, element: str | None = None) -> list
         sites = [i for i, site in enumerate(obj) if site.specie.symbol == element]
     if not sites:
         raise FormatError(p, f"the structure has no {element!r} atom to absorb")
-    return [_site_cluster(obj, i, f"{p.stem}#{i}", CRYSTAL_RADIUS) for i in sites]
+    return [_site_cluster(obj, i, f"{p.stem}#{i}") for i in sites]
 
 
 def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
@@ -231,50 +232,50 @@ def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:
     return structures, spectra
 
 
-def _from_structure_campaign(
-    path: Path, ds: xr.Dataset, crystal_radius: float = CRYSTAL_RADIUS
-) -> tuple[list[Structure], xr.DataArray]:
-    """A FEFF campaign: each sample's stored structure file, centred on its site."""
-    from ..simulate.structures import read_structure
-
+def _from_structure_campaign(path: Path, ds: xr.Dataset) -> tuple[list[Structure], xr.DataArray]:
+    """A FEFF campaign: each sample's stored structure, centred on its site."""
     read: dict[str, Any] = {}
     structures: list[Structure] = []
     for i in range(ds.sizes["sample"]):
         name = str(_value(ds, "structure", i))
         if name not in read:
-            read[name] = read_structure(_structure_file(path, name))
+            read[name] = _campaign_structure(path, name)
         site = _value(ds, "site", i)
         obj = read[name]
+        stem = f"structure{i}" if name.lstrip().startswith("{") else Path(name).stem
         if not (isinstance(site, float | int) and math.isfinite(site)
                 and 0 <= int(site) < len(obj)):
-            raise FormatError(path, f"sample {i}: site {site!r} is not an atom of {name} "
+            raise FormatError(path, f"sample {i}: site {site!r} is not an atom of {stem} "
                                     f"({len(obj)} atoms)")
-        label = f"{Path(name).stem}#{int(site)}"
-        structures.append(_site_cluster(obj, int(site), label, crystal_radius))
+        structures.append(_site_cluster(obj, int(site), f"{stem}#{int(site)}"))
     spectra = ds["intensity"].assign_coords(label=("sample", [s.label for s in structures]))
     spectra.attrs = dict(ds.attrs)
     return structures, spectra
 
 
-def _structure_file(path: Path, name: str) -> Path:
-    """The stored structure file, or its copy beside a moved dataset."""
-    stored = Path(name)
-    if stored.is_file():
-        return stored
-    moved = path.resolve().with_suffix(".structures") / stored.name
+def _campaign_structure(path: Path, value: str) -> Any:
+    """The FEFF engine's ``structure`` parameter (JSON or a file path), read as it reads it.
+
+    A path that no longer exists is looked up in the folder beside a moved dataset.
+    """
+    from ..simulate.structures import parse_structure, structure_folder
+
+    if value.lstrip().startswith("{") or Path(value).is_file():
+        return parse_structure(value)
+    moved = structure_folder(path) / Path(value).name
     if moved.is_file():
-        return moved
-    raise FormatError(path, f"structure file {stored.name} not found at {stored} "
+        return parse_structure(moved)
+    raise FormatError(path, f"structure file {Path(value).name} not found at {value} "
                             f"nor in {moved.parent}")
 
 
-def _site_cluster(obj: Any, site: int, label: str, radius: float) -> Structure:
-    """A molecule whole, or the atoms of a crystal within ``radius`` Å of ``site``."""
+def _site_cluster(obj: Any, site: int, label: str) -> Structure:
+    """A molecule whole, or the atoms of a crystal within ``CRYSTAL_RADIUS`` of ``site``."""
     if not hasattr(obj, "lattice"):
         symbols = [sp.symbol for sp in obj.species]
         return Structure.from_symbols(symbols, obj.cart_coords, site, label)
     centre = obj[site].coords
-    near = obj.get_sites_in_sphere(centre, radius)
+    near = obj.get_sites_in_sphere(centre, CRYSTAL_RADIUS)
     xyz = np.array([s.coords for s in near]) - centre
     absorber = int(np.argmin(np.einsum("ij,ij->i", xyz, xyz)))
     return Structure.from_symbols([s.specie.symbol for s in near], xyz, absorber, label)

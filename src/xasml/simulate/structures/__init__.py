@@ -12,7 +12,7 @@
 Needs the ``feff`` extra (pymatgen, ase); imported lazily by callers.
 """
 
-from ._entry import StructureEntry, campaign_params
+from ._entry import StructureEntry, campaign_params, structure_folder
 from .labels import (
     GEOMETRIES,
     SiteLabels,
@@ -32,6 +32,7 @@ __all__ = [
     "StructureEntry",
     "absorber_labels",
     "campaign_params",
+    "structure_folder",
     "compounds",
     "distort",
     "entry_from_structure",

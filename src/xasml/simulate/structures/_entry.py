@@ -72,6 +72,11 @@ class StructureEntry:
         ]
 
 
+def structure_folder(dataset: str | Path) -> Path:
+    """Where a FEFF campaign keeps its structure files: ``<dataset>.structures`` beside it."""
+    return Path(dataset).resolve().with_suffix(".structures")
+
+
 def campaign_params(
     entries: list[StructureEntry], folder: str | Path | None = None
 ) -> list[dict[str, Any]]:
