@@ -402,6 +402,32 @@ def test_recall_at_precision_drops_the_small_spurious_peaks_first() -> None:
         recall_at_precision(ENERGY, y, pred, 0.0)
 
 
+def test_peak_score_interval_resamples_whole_molecules() -> None:
+    from xasml.learn import peak_score_interval, spectral_metrics
+
+    # five spectra predicted exactly, five with every peak 2 eV off
+    y = np.stack([_three_peaks()] * 10)
+    pred = np.stack([_three_peaks()] * 5 + [_three_peaks(2.0)] * 5)
+    m = spectral_metrics(ENERGY, y, pred)
+    assert m.peak_counts.tolist() == [[3, 3, 3]] * 5 + [[3, 3, 0]] * 5
+    ci = peak_score_interval(m, n_resamples=500)
+    for name in ("fraction_within", "precision"):
+        low, high = ci[name]
+        assert 0.0 < low < getattr(m, name) == 0.5 < high < 1.0
+    assert peak_score_interval(spectral_metrics(ENERGY, y, y))["precision"] == (1.0, 1.0)
+    # each site twice, both copies of one molecule: the same interval as one copy,
+    # while treating the copies as independent narrows it
+    twice = spectral_metrics(ENERGY, np.repeat(y, 2, axis=0), np.repeat(pred, 2, axis=0))
+    grouped = peak_score_interval(twice, np.repeat(np.arange(10), 2), n_resamples=500)
+    assert grouped == ci
+    loose = peak_score_interval(twice, n_resamples=500)["precision"]
+    assert loose[1] - loose[0] < ci["precision"][1] - ci["precision"][0]
+    with pytest.raises(InputError, match="groups"):
+        peak_score_interval(m, np.arange(3))
+    with pytest.raises(ParameterError, match="confidence"):
+        peak_score_interval(m, confidence=1.5)
+
+
 def test_peak_matching_is_one_to_one_and_prominence_filters_ripples() -> None:
     from xasml.learn.spectral_metrics import find_spectrum_peaks, match_peaks
 

@@ -62,6 +62,7 @@ from .refine import FitResult, SticksModel, fit_spectrum
 from .spectral_metrics import (
     PeakMetrics,
     peak_parity_figure,
+    peak_score_interval,
     recall_at_precision,
     spectra_figure,
     spectral_metrics,
@@ -81,6 +82,7 @@ __all__ = [
     "PeakMetrics",
     "peak_parity_figure",
     "spectra_figure",
+    "peak_score_interval",
     "recall_at_precision",
     "spectral_metrics",
     "Structure",

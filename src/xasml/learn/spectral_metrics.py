@@ -14,7 +14,11 @@
 * recall at matched precision (:func:`recall_at_precision`): a predictor can
   buy recall with spurious small peaks, so two predictors are compared by the
   recall each reaches at one precision, found by raising the prominence a
-  *predicted* peak needs until the precision is reached.
+  *predicted* peak needs until the precision is reached;
+* confidence intervals (:func:`peak_score_interval`): a test set of a few
+  hundred peaks decides a score only to a few points, so precision and recall
+  come with a bootstrap interval that resamples whole groups (molecules), as
+  the split does.
 
 Figures (:func:`spectra_figure`, :func:`peak_parity_figure`) use the
 matplotlib object API on an Agg canvas; no pyplot state is touched.
@@ -39,6 +43,7 @@ __all__ = [
     "find_spectrum_peaks",
     "match_peaks",
     "peak_parity_figure",
+    "peak_score_interval",
     "recall_at_precision",
     "spectra_figure",
     "spectral_metrics",
@@ -78,6 +83,9 @@ class PeakMetrics:
         Every true peak's energy (eV) and whether it was reproduced, shape
         ``(n_true_peaks,)`` each: where the misses are
         (:meth:`recall_by_energy`).
+    peak_counts
+        Per spectrum: true peaks, predicted peaks, matched pairs; shape
+        ``(n_spectra, 3)``, integers (:func:`peak_score_interval`).
     tolerance, prominence
         Settings used (eV; fraction of the spectrum range).
     """
@@ -94,6 +102,7 @@ class PeakMetrics:
     first_peak_within: float
     true_peak_energies: np.ndarray
     true_peak_matched: np.ndarray
+    peak_counts: np.ndarray
     tolerance: float
     prominence: float
 
@@ -228,6 +237,7 @@ def spectral_metrics(
     height_err: list[float] = []
     energies: list[np.ndarray] = []
     matched: list[np.ndarray] = []
+    counts: list[tuple[int, int, int]] = []
     for yt, yp in zip(t, p, strict=True):
         tp, th = find_spectrum_peaks(e, yt, prominence=prominence)
         pp, ph = find_spectrum_peaks(
@@ -240,6 +250,7 @@ def spectral_metrics(
         hit[[i for i, _ in pairs]] = True
         energies.append(tp)
         matched.append(hit)
+        counts.append((tp.size, pp.size, len(pairs)))
     true_e = np.concatenate(energies)
     true_hit = np.concatenate(matched)
     n_true, n_matched = int(true_e.size), int(true_hit.sum())
@@ -257,9 +268,78 @@ def spectral_metrics(
         first_peak_within=float(np.mean(firsts)) if firsts else float("nan"),
         true_peak_energies=true_e,
         true_peak_matched=true_hit,
+        peak_counts=np.array(counts, dtype=np.int64).reshape(-1, 3),
         tolerance=float(tolerance),
         prominence=float(prominence),
     )
+
+
+def peak_score_interval(
+    metrics: PeakMetrics,
+    groups: Any = None,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    random_state: int | None = 0,
+) -> dict[str, tuple[float, float]]:
+    """Bootstrap confidence intervals of the peak recall and precision.
+
+    Resamples whole groups with replacement (percentile bootstrap,
+    :func:`scipy.stats.bootstrap`) and recomputes each score as a ratio of the
+    summed counts of :attr:`PeakMetrics.peak_counts`. Sites of one molecule
+    share its errors, so grouping by molecule gives the honest, wider interval.
+
+    Parameters
+    ----------
+    metrics
+        Scores from :func:`spectral_metrics`.
+    groups
+        One label per spectrum, shape ``(n_spectra,)`` (default: every
+        spectrum its own group).
+    confidence
+        Coverage of the interval, in (0, 1).
+    n_resamples
+        Bootstrap resamples.
+    random_state
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict
+        ``{"fraction_within": (low, high), "precision": (low, high)}``; an
+        interval is ``(nan, nan)`` when the score itself is NaN.
+    """
+    from scipy.stats import bootstrap
+
+    if not 0 < confidence < 1:
+        raise ParameterError(f"confidence must be in (0, 1); found {confidence!r}")
+    if int(n_resamples) < 1:
+        raise ParameterError(f"n_resamples must be >= 1; found {n_resamples!r}")
+    counts = np.asarray(metrics.peak_counts)
+    labels = np.arange(len(counts)) if groups is None else np.asarray(groups)
+    if labels.shape != (len(counts),):
+        raise InputError(f"groups must give one label per spectrum, shape ({len(counts)},); "
+                         f"found shape {labels.shape}")
+    _, inverse = np.unique(labels, return_inverse=True)
+    per_group = np.zeros((inverse.max() + 1 if inverse.size else 0, 3))
+    np.add.at(per_group, inverse, counts)
+    out: dict[str, tuple[float, float]] = {}
+    for name, num, den in (("fraction_within", 2, 0), ("precision", 2, 1)):
+        if not per_group[:, den].sum() or len(per_group) < 2:
+            out[name] = (float("nan"), float("nan"))
+            continue
+
+        def ratio(idx: np.ndarray, num: int = num, den: int = den) -> float:
+            g = per_group[idx.astype(np.int64)]
+            return float(g[:, num].sum() / max(g[:, den].sum(), 1))
+
+        res = bootstrap((np.arange(len(per_group)),), ratio, vectorized=False,
+                        paired=False, confidence_level=confidence,
+                        n_resamples=int(n_resamples), method="percentile",
+                        random_state=np.random.default_rng(random_state))
+        ci = res.confidence_interval
+        out[name] = (float(ci.low), float(ci.high))
+    return out
 
 
 def recall_at_precision(
