@@ -307,7 +307,8 @@ def peak_score_interval(
     -------
     dict
         ``{"fraction_within": (low, high), "precision": (low, high)}``; an
-        interval is ``(nan, nan)`` when the score itself is NaN.
+        interval is ``(nan, nan)`` when the score itself is NaN (no true or
+        no predicted peaks) or there are fewer than two groups to resample.
     """
     from scipy.stats import bootstrap
 
