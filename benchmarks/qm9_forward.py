@@ -302,6 +302,7 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
               + " (MSE / peaks<=1eV / precision / recall@P80)")
         inside = np.mean(np.abs(pred - Y[te]) <= 2 * std)
         print(f"ensemble: {100 * inside:.1f}% of test points within 2 std of the truth")
+        _print_selective(energy, rows, member_pred, pred, std)
     print(f"throughput: graphs {len(te) / (t1 - t0):.0f}/s, inference "
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")
@@ -329,6 +330,24 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
                              if k in ci else {})}
                       for k, v in rows.items()}))
     return rows, members
+
+def _print_selective(energy: np.ndarray, rows: dict, member_pred: np.ndarray,
+                     pred: np.ndarray, std: np.ndarray) -> None:
+    """Risk-coverage: peak scores on the spectra the ensemble is surest of."""
+    from xasml.learn import peak_position_spread, selective_peak_scores
+
+    signals = {
+        "peak spread": peak_position_spread(energy, member_pred),  # eV
+        "relative std": std.mean(axis=1) / np.maximum(np.ptp(pred, axis=1), 1e-12),
+    }
+    print("kept the most trusted test spectra (coverage): precision / peaks<=1eV")
+    for sig, u in signals.items():
+        for name in (n for n in rows if n == "GNN" or n.startswith("nearest")):
+            s = selective_peak_scores(rows[name], u)
+            print(f"  by {sig:12} {name:10} " + ", ".join(
+                f"{100 * c:.0f}%: {100 * p:.1f}/{100 * r:.1f}" for c, p, r in
+                zip(s.coverage, s.precision, s.fraction_within, strict=True)))
+
 
 if __name__ == "__main__":
     main()

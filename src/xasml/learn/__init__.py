@@ -18,7 +18,9 @@ shift/resolution-matched read-out :class:`MatchedEstimator` and fit after
 embedding :func:`fit_spectrum` with :class:`SticksModel`.
 Structure → spectrum (Carbone et al. 2020): :class:`Structure`, :func:`build_graph`,
 :class:`StructureSpectrumRegressor` (message-passing network ensemble),
-:func:`spectral_metrics` (MSE, peaks within 1 eV, peak heights).
+:func:`spectral_metrics` (MSE, peaks within 1 eV, peak heights), members'
+disagreement on peak positions :func:`peak_position_spread` and scores on the
+most trusted spectra :func:`selective_peak_scores`.
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -57,6 +59,7 @@ from .metrics import (
 )
 from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
+from .peak_trust import SelectiveScores, peak_position_spread, selective_peak_scores
 from .plots import confusion_matrix_figure, parity_figure
 from .refine import FitResult, SticksModel, fit_spectrum
 from .spectral_metrics import (
@@ -83,6 +86,9 @@ __all__ = [
     "peak_parity_figure",
     "spectra_figure",
     "peak_score_interval",
+    "peak_position_spread",
+    "selective_peak_scores",
+    "SelectiveScores",
     "recall_at_precision",
     "spectral_metrics",
     "Structure",
