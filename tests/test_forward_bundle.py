@@ -14,7 +14,7 @@ pytest.importorskip("torch_geometric")
 
 from xasml.cli import main
 from xasml.errors import FormatError, ModelError, XasmlWarning
-from xasml.learn import Structure, StructureSpectrumRegressor
+from xasml.learn import Structure, StructureSpectrumRegressor, peak_position_spread
 from xasml.learn.bundle import load_bundle, save_bundle
 from xasml.learn.structure_data import (
     load_structure_dataset,
@@ -140,6 +140,10 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     mean, std = model.predict([structures[0], structures[2]], return_std=True)
     np.testing.assert_allclose(pred["intensity"].values, mean, rtol=1e-12)
     np.testing.assert_allclose(pred["intensity_std"].values, std, rtol=1e-12)
+    members = model.predict_members([structures[0], structures[2]])
+    np.testing.assert_allclose(pred["peak_spread"].values,
+                               peak_position_spread(model.energy_, members))
+    assert pred["peak_spread"].attrs["units"] == "eV"
     # --nearest 2: the mean of the two training spectra named in nearest_label
     assert pred["nearest_label"].dims == ("sample", "neighbour")
     by_label = dict(zip(spectra["label"].values.tolist(), spectra.values, strict=True))

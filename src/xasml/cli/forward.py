@@ -85,7 +85,9 @@ def forward_cmd(
     """Predict spectra (ensemble mean and std) of structures with a forward-model bundle.
 
     Writes a netCDF Dataset with data variables ``intensity`` (mean) and
-    ``intensity_std`` (ensemble standard deviation), dims ``(sample, energy)``.
+    ``intensity_std`` (ensemble standard deviation), dims ``(sample, energy)``,
+    and, for an ensemble, ``peak_spread`` (sample): how far (eV) the members
+    put the peaks of the mean, the trust signal for the peak positions.
     Every atom of the element in an xyz molecule is one sample, every
     inequivalent site of it in a crystal file (CIF, POSCAR, pymatgen JSON) one
     sample, the atoms within 10 Å of it; a feff.inp is its absorber. With
@@ -99,7 +101,7 @@ def forward_cmd(
     import xarray as xr
 
     from ..errors import ModelError
-    from ..learn import StructureSpectrumRegressor
+    from ..learn import StructureSpectrumRegressor, peak_position_spread
     from ..learn.bundle import load_bundle
     from ..learn.structure_data import read_structure_file
 
@@ -110,6 +112,10 @@ def forward_cmd(
     items = [s for path in structures for s in read_structure_file(path, element=el)]
     mean, std = b.model.predict_spectra(items)
     ds = xr.Dataset({"intensity": mean, "intensity_std": std})
+    if b.model.n_models >= 2 and items:
+        # the trust signal for the peaks: how far the members put the mean's peaks
+        spread = peak_position_spread(b.model.energy_, b.model.predict_members(items))
+        ds["peak_spread"] = xr.DataArray(spread, dims="sample", attrs={"units": "eV"})
     if nearest:
         n_lib = len(getattr(b.model, "library_labels_", ()))
         if n_lib and nearest > n_lib:
