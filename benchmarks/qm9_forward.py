@@ -334,11 +334,11 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
 def _print_selective(energy: np.ndarray, rows: dict, member_pred: np.ndarray,
                      pred: np.ndarray, std: np.ndarray) -> None:
     """Risk-coverage: peak scores on the spectra the ensemble is surest of."""
-    from xasml.learn import peak_position_spread, selective_peak_scores
+    from xasml.learn import peak_position_spread, relative_std, selective_peak_scores
 
     signals = {
         "peak spread": peak_position_spread(energy, member_pred),  # eV
-        "relative std": std.mean(axis=1) / np.maximum(np.ptp(pred, axis=1), 1e-12),
+        "relative std": relative_std(pred, std),
     }
     print("kept the most trusted test spectra (coverage): precision / peaks<=1eV")
     for sig, u in signals.items():

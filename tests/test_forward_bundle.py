@@ -144,6 +144,8 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     np.testing.assert_allclose(pred["peak_spread"].values,
                                peak_position_spread(model.energy_, members))
     assert pred["peak_spread"].attrs["units"] == "eV"
+    np.testing.assert_allclose(pred["relative_std"].values,
+                               std.mean(axis=1) / np.ptp(mean, axis=1), rtol=1e-12)
     # --nearest 2: the mean of the two training spectra named in nearest_label
     assert pred["nearest_label"].dims == ("sample", "neighbour")
     by_label = dict(zip(spectra["label"].values.tolist(), spectra.values, strict=True))

@@ -166,6 +166,17 @@ def test_predict_spectra_returns_stacks(fitted) -> None:
     assert float(std.max()) == 0.0  # one member: no spread
 
 
+def test_predict_spectra_from_given_members_matches_a_fresh_run(fitted) -> None:
+    model, structures, _ = fitted
+    members = model.predict_members(structures)
+    mean, std = model.predict_spectra(structures, members=members)
+    ref_mean, ref_std = model.predict_spectra(structures)
+    np.testing.assert_allclose(mean.values, ref_mean.values)
+    np.testing.assert_allclose(std.values, ref_std.values)
+    with pytest.raises(InputError, match=r"members must have shape \(2, "):
+        model.predict_spectra(structures, members=members[:1])
+
+
 def test_same_seed_same_fit() -> None:
     structures, y, _ = _octahedra(4, seed=1)
     kw = dict(hidden_channels=8, n_rbf=4, n_interactions=1, max_epochs=3, random_state=3,

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from xasml.errors import InputError, ParameterError
-from xasml.learn import peak_position_spread, selective_peak_scores, spectral_metrics
+from xasml.learn import (
+    peak_position_spread,
+    relative_std,
+    selective_peak_scores,
+    spectral_metrics,
+)
 
 E = np.round(np.arange(0.0, 20.0001, 0.01), 2)
 
@@ -68,3 +73,13 @@ def test_selective_scores_reject_bad_input() -> None:
         selective_peak_scores(m, [0.1, np.nan])
     with pytest.raises(ParameterError, match="coverages"):
         selective_peak_scores(m, [0.1, 0.2], coverages=(0.0,))
+
+
+def test_relative_std_is_the_mean_std_over_the_range() -> None:
+    mean = np.array([[0.0, 2.0, 1.0], [1.0, 1.0, 1.0]])
+    std = np.array([[0.3, 0.3, 0.6], [0.1, 0.1, 0.1]])
+    np.testing.assert_allclose(relative_std(mean, std), [0.2, np.inf])
+    with pytest.raises(InputError, match="same shape"):
+        relative_std(mean, std[:, :2])
+    with pytest.raises(InputError, match="NaN"):
+        relative_std(mean, np.full_like(std, np.nan))

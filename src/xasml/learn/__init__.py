@@ -59,7 +59,12 @@ from .metrics import (
 )
 from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
-from .peak_trust import SelectiveScores, peak_position_spread, selective_peak_scores
+from .peak_trust import (
+    SelectiveScores,
+    peak_position_spread,
+    relative_std,
+    selective_peak_scores,
+)
 from .plots import confusion_matrix_figure, parity_figure
 from .refine import FitResult, SticksModel, fit_spectrum
 from .spectral_metrics import (
@@ -87,6 +92,7 @@ __all__ = [
     "spectra_figure",
     "peak_score_interval",
     "peak_position_spread",
+    "relative_std",
     "selective_peak_scores",
     "SelectiveScores",
     "recall_at_precision",

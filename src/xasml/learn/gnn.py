@@ -476,16 +476,27 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
                              "predict_nearest existed); retrain it to snap predictions")
         return nearest_spectra(self.predict(X), self.library_, k)
 
-    def predict_spectra(self, X: Any, labels: Sequence[str] | None = None) -> Any:
+    def predict_spectra(self, X: Any, labels: Sequence[str] | None = None, *,
+                        members: Any = None) -> Any:
         """Ensemble mean and std as two ``(sample, energy)`` DataArrays on ``energy_``.
 
         ``labels`` (default: the structures' ``label``) become the ``label``
         coordinate; attrs are those of the training spectra (minus ``source``).
+        ``members``, the output of :meth:`predict_members` for the same ``X``,
+        saves running the ensemble again when the caller already has it.
         """
         from ..datamodel import stack
 
         structures = X
-        mean, std = self.predict(X, return_std=True)
+        if members is None:
+            mean, std = self.predict(X, return_std=True)
+        else:
+            members = np.asarray(members, dtype=np.float64)
+            expected = (len(self.modules_), len(structures), self.energy_.size)
+            if members.shape != expected:
+                raise InputError(f"members must have shape {expected} (models, samples, "
+                                 f"energy); found {members.shape}")
+            mean, std = members.mean(axis=0), members.std(axis=0)
         if labels is None and all(isinstance(s, Structure) for s in structures):
             labels = [s.label for s in structures]
         lab = {"label": list(labels)} if labels is not None else None
