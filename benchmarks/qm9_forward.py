@@ -49,6 +49,11 @@ recall at a matched precision of 80 %, 90 % and 95 %
 (:func:`~xasml.learn.recall_at_precision`: predicted peaks below a raised prominence are
 dropped), which spurious peaks cannot buy. ``--head peaks`` trains the network whose
 output is a sum of sharp Gaussians.
+``--calibrate`` keeps the validation molecules out of training and chooses on them the
+relative-std threshold for 90 % and 95 % peak precision
+(:func:`~xasml.learn.calibrate_peak_trust`, what ``xasml train-forward
+--calibrate-fraction`` stores), then reports what that threshold keeps of the test set and
+at which precision: whether the trust flag holds on unseen molecules.
 ``--save-predictions NPZ`` keeps the test predictions for offline analysis.
 """
 
@@ -123,6 +128,10 @@ def main() -> None:
     ap.add_argument("--train-fraction", type=float, nargs="+", default=[1.0],
                     help="train on these fractions of the training molecules (learning curve, "
                          "e.g. 0.25 0.5 1); the test set does not change")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="hold the validation molecules out of training, choose the "
+                         "relative-std threshold for 95 %% peak precision on them "
+                         "(xasml.learn.calibrate_peak_trust) and score it on the test set")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nearest", type=int, nargs="*", default=[1, 3], metavar="K",
@@ -176,7 +185,9 @@ def main() -> None:
           f"read in {time.perf_counter() - t0:.0f} s")
     sp = train_val_test_split(len(structures), groups=molecule, ratios=(0.8, 0.1, 0.1),
                               random_state=args.seed)
-    tr_all = np.concatenate([sp.train, sp.validation])  # validation is held out inside fit
+    # validation is held out inside fit, or, with --calibrate, sets the trust threshold
+    tr_all = sp.train if args.calibrate else np.concatenate([sp.train, sp.validation])
+    cal = sp.validation if args.calibrate else None
     te = sp.test
     Y = Y / float(Y[tr_all].max())  # one scale for every training fraction
     # learning curve: nested subsets of whole training molecules, one fixed test set
@@ -189,7 +200,8 @@ def main() -> None:
         last = fraction == max(args.train_fraction)  # figures of the largest training set
         rows, members = _train_and_score(args, structures, energy, Y, molecule, tr, te,
                                          figures=args.figures if last else None,
-                                         save=args.save_predictions if last else None)
+                                         save=args.save_predictions if last else None,
+                                         cal=cal)
         curve.append((fraction, len(keep), rows["GNN"], members))
     if len(curve) > 1:
         from xasml.learn import peak_score_interval
@@ -207,7 +219,8 @@ def main() -> None:
 
 def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndarray,
                      Y: np.ndarray, molecule: np.ndarray, tr: np.ndarray, te: np.ndarray,
-                     figures: Path | None, save: Path | None = None) -> tuple[dict, list]:
+                     figures: Path | None, save: Path | None = None,
+                     cal: np.ndarray | None = None) -> tuple[dict, list]:
     """Train the ensemble on ``tr``, print its scores on ``te``; (rows, member scores)."""
     from xasml.learn import (
         StructureSpectrumRegressor,
@@ -303,6 +316,8 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         inside = np.mean(np.abs(pred - Y[te]) <= 2 * std)
         print(f"ensemble: {100 * inside:.1f}% of test points within 2 std of the truth")
         _print_selective(energy, rows, member_pred, pred, std)
+        if cal is not None:
+            _print_calibrated(model, structures, energy, Y, molecule, cal, te, pred, std)
     print(f"throughput: graphs {len(te) / (t1 - t0):.0f}/s, inference "
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")
@@ -347,6 +362,33 @@ def _print_selective(energy: np.ndarray, rows: dict, member_pred: np.ndarray,
             print(f"  by {sig:12} {name:10} " + ", ".join(
                 f"{100 * c:.0f}%: {100 * p:.1f}/{100 * r:.1f}" for c, p, r in
                 zip(s.coverage, s.precision, s.fraction_within, strict=True)))
+
+
+def _print_calibrated(model, structures: list, energy: np.ndarray, Y: np.ndarray,
+                      molecule: np.ndarray, cal: np.ndarray, te: np.ndarray,
+                      pred: np.ndarray, std: np.ndarray) -> None:
+    """The threshold chosen on held-out validation molecules, scored on the test set."""
+    from xasml.learn import (
+        calibrate_peak_trust,
+        peak_score_interval,
+        relative_std,
+        spectral_metrics,
+    )
+
+    for target in (0.9, 0.95):
+        t = calibrate_peak_trust(model, [structures[i] for i in cal], Y[cal], target)
+        head = (f"calibrated for {100 * target:.0f} % on {len(cal)} validation sites "
+                f"({len(set(molecule[cal]))} molecules): ")
+        if t.threshold is None:
+            print(head + "no threshold met the target")
+            continue
+        keep = relative_std(pred, std) <= t.threshold
+        m = spectral_metrics(energy, Y[te][keep], pred[keep], tolerance=1.0, prominence=0.05)
+        lo, hi = peak_score_interval(m, molecule[te][keep])["precision"]
+        print(head + f"validation coverage {100 * t.coverage:.0f}% at "
+              f"{100 * t.precision:.1f}%; test: kept {keep.sum()}/{len(te)} sites "
+              f"({100 * keep.mean():.0f}%), precision {100 * m.precision:.1f}% "
+              f"[{100 * lo:.1f}-{100 * hi:.1f}%], peaks<=1eV {100 * m.fraction_within:.1f}%")
 
 
 if __name__ == "__main__":

@@ -170,6 +170,50 @@ def _tddft_campaign(tmp_path, name, molecules, basis="6-31g"):
     return tmp_path / name
 
 
+def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path, capsys):
+    pytest.importorskip("pyscf")
+    data = _tddft_campaign(tmp_path, "mol.zarr", ["water", "formaldehyde", "methanol"])
+    bundle = tmp_path / "cal.bundle"
+    assert main(["train-forward", str(data), "--out", str(bundle), "--n-models", "2",
+                 "--max-epochs", "2", "--hidden", "8", "--calibrate-fraction", "0.3"]) == 0
+    # one of three molecules held out; a handful of peaks cannot set a 95 % threshold
+    assert "no relative_std threshold reached 95% precision on 1 held-out" in \
+        capsys.readouterr().out
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    trust = manifest["extras"]["peak_trust"]
+    assert manifest["extras"]["n_train"] == 2 and len(load_bundle(bundle).model.library_) == 2
+    assert trust["n_calibration"] == 1 and trust["n_calibration_molecules"] == 1
+    assert trust["threshold"] is None and trust["signal"] == "relative_std"
+    held = set(load_bundle(bundle).model.library_labels_) ^ {"water#0", "formaldehyde#1",
+                                                               "methanol#1"}
+    assert len(held) == 1
+    xyz = tmp_path / "water.xyz"
+    out = tmp_path / "pred.nc"
+    assert main(["forward", str(bundle), str(xyz), str(tmp_path / "methanol.xyz"),
+                 "--out", str(out)]) == 0
+    with xr.open_dataset(out, engine="h5netcdf") as f:
+        pred = f.load()
+    assert pred["peak_trusted"].dtype == bool and not pred["peak_trusted"].any()
+    assert "no prediction is trusted" in pred["peak_trusted"].attrs["description"]
+    # a recorded threshold between the two samples' relative_std trusts the lower one only
+    rs = pred["relative_std"].values
+    trust.update(threshold=float(rs.mean()), precision=0.97, coverage=0.5)
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["forward", str(bundle), str(xyz), str(tmp_path / "methanol.xyz"),
+                 "--out", str(out)]) == 0
+    with xr.open_dataset(out, engine="h5netcdf") as f:
+        pred = f.load()
+    np.testing.assert_array_equal(pred["peak_trusted"].values, rs <= rs.mean())
+    assert "97.0% of these predictions' peaks" in pred["peak_trusted"].attrs["description"]
+    capsys.readouterr()
+    assert main(["train-forward", str(data), "--out", str(tmp_path / "x.bundle"),
+                 "--n-models", "1", "--calibrate-fraction", "0.3"]) == 2
+    assert "--n-models >= 2; found 1" in capsys.readouterr().err
+    assert main(["train-forward", str(data), "--out", str(tmp_path / "x.bundle"),
+                 "--calibrate-fraction", "0.8"]) == 2
+    assert "--calibrate-fraction" in capsys.readouterr().err
+
+
 def test_datasets_pool_without_duplicates_and_refuse_other_setups(tmp_path):
     pytest.importorskip("pyscf")
     a = _tddft_campaign(tmp_path, "a.zarr", ["water", "formaldehyde"])

@@ -7,7 +7,9 @@ import pytest
 
 from xasml.errors import InputError, ParameterError
 from xasml.learn import (
+    calibrate_peak_trust,
     peak_position_spread,
+    peak_trust_threshold,
     relative_std,
     selective_peak_scores,
     spectral_metrics,
@@ -83,3 +85,79 @@ def test_relative_std_is_the_mean_std_over_the_range() -> None:
         relative_std(mean, std[:, :2])
     with pytest.raises(InputError, match="NaN"):
         relative_std(mean, np.full_like(std, np.nan))
+
+
+def _two_peak_set(n_good: int, n_bad: int):
+    """Spectra with peaks at 5 and 12 eV; the bad predictions put both 3 eV off."""
+    true = np.tile(gauss(5.0, 0.3) + gauss(12.0, 0.3), (n_good + n_bad, 1))
+    pred = true.copy()
+    pred[n_good:] = gauss(8.0, 0.3) + gauss(15.0, 0.3)
+    return spectral_metrics(E, true, pred, tolerance=1.0)
+
+
+def test_threshold_keeps_the_longest_prefix_meeting_the_target() -> None:
+    metrics = _two_peak_set(10, 4)  # 20 good predicted peaks, then 8 wrong ones
+    u = np.r_[np.linspace(0.1, 0.2, 10), np.linspace(0.5, 0.8, 4)]
+    t = peak_trust_threshold(metrics, u, 0.95, min_peaks=5)
+    assert t.threshold == pytest.approx(0.2) and t.n_spectra == 10
+    assert t.coverage == pytest.approx(10 / 14) and t.precision == 1.0
+    assert t.n_predicted_peaks == 20 and t.n_calibration == 14
+    # one wrong spectrum among 10 right ones: 20/22 = 0.909 passes 0.9, not 0.95
+    u2 = np.r_[np.linspace(0.1, 0.2, 10), [0.15, 0.9, 0.95, 0.99]]
+    assert peak_trust_threshold(metrics, u2, 0.9, min_peaks=5).n_spectra == 11
+    assert peak_trust_threshold(metrics, u2, 0.95, min_peaks=5).threshold == pytest.approx(
+        np.linspace(0.1, 0.2, 10)[4])  # the 5 good ones below the bad 0.15
+    # ranking backwards: nothing meets the target, and the dict says so in JSON terms
+    none = peak_trust_threshold(metrics, -u, 0.95, min_peaks=5)
+    assert none.threshold is None and none.coverage == 0.0 and np.isnan(none.precision)
+    assert none.to_dict()["threshold"] is None and none.to_dict()["precision"] is None
+
+
+def test_threshold_needs_min_peaks_and_does_not_split_ties() -> None:
+    metrics = _two_peak_set(3, 1)
+    # 6 good peaks are fewer than 20: no threshold however good
+    assert peak_trust_threshold(metrics, np.arange(4.0), 0.95).threshold is None
+    # the bad spectrum ties with a good one: the tie is kept or dropped whole
+    t = peak_trust_threshold(metrics, np.array([0.1, 0.3, 0.3, 0.3]), 0.95, min_peaks=1)
+    assert t.n_spectra == 1 and t.threshold == pytest.approx(0.1)
+
+
+def test_threshold_rejects_bad_input() -> None:
+    metrics = _two_peak_set(2, 0)
+    with pytest.raises(ParameterError, match="target_precision"):
+        peak_trust_threshold(metrics, np.zeros(2), 1.5)
+    with pytest.raises(ParameterError, match="min_peaks"):
+        peak_trust_threshold(metrics, np.zeros(2), min_peaks=0)
+    with pytest.raises(InputError, match=r"shape \(2,\)"):
+        peak_trust_threshold(metrics, np.zeros(3))
+    with pytest.raises(InputError, match="NaN"):
+        peak_trust_threshold(metrics, np.array([0.1, np.nan]))
+
+
+class _Ensemble:
+    """Two fixed members: what calibrate_peak_trust needs of a fitted model."""
+
+    energy_ = E
+
+    def __init__(self, members: np.ndarray) -> None:
+        self.members = members
+
+    def predict_members(self, X):
+        return self.members[:, : len(X)]
+
+
+def test_calibration_ranks_by_relative_std_of_the_members() -> None:
+    good = gauss(5.0, 0.3) + gauss(12.0, 0.3)
+    bad = gauss(8.0, 0.3) + gauss(15.0, 0.3)
+    n = 12
+    truth = np.tile(good, (n, 1))
+    # members agree on the 8 good predictions and disagree (in height) on the 4 bad ones
+    a = np.stack([good] * 8 + [bad] * 4)
+    b = np.stack([good] * 8 + [1.5 * bad] * 4)
+    t = calibrate_peak_trust(_Ensemble(np.stack([a, b])), list(range(n)), truth,
+                             min_peaks=4)
+    assert t.n_spectra == 8 and t.precision == 1.0 and t.threshold == 0.0
+    with pytest.raises(ParameterError, match="ensemble"):
+        calibrate_peak_trust(_Ensemble(a[None]), list(range(n)), truth)
+    with pytest.raises(InputError, match="y must have shape"):
+        calibrate_peak_trust(_Ensemble(np.stack([a, b])), list(range(n)), truth[:, :10])

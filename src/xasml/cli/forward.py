@@ -28,21 +28,60 @@ def train_forward_cmd(
                                   "(a sum of Gaussians 1-2x as wide as the spectra's "
                                   "broadening)."),
     n_peaks: int = typer.Option(32, "--n-peaks", help="Gaussians of --head peaks."),
+    calibrate_fraction: float = typer.Option(
+        0.0, "--calibrate-fraction",
+        help="Hold out this fraction of the molecules (0-0.5) to choose the relative_std "
+             "threshold up to which predicted peaks met --target-precision; "
+             "'xasml forward' then writes peak_trusted."),
+    target_precision: float = typer.Option(
+        0.95, "--target-precision",
+        help="Fraction of predicted peaks within 1 eV of a true one that trusted "
+             "predictions must reach on the held-out molecules."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     overwrite: bool = typer.Option(False, help="Replace an existing bundle."),
 ) -> None:
     """Train a structure → spectrum graph-network ensemble and save it as a bundle.
 
     Several datasets (e.g. disjoint draws of one campaign) are pooled; their
-    element, engine settings and energy grid must agree.
+    element, engine settings and energy grid must agree. With
+    ``--calibrate-fraction`` the model is trained on the other molecules only
+    (whole molecules are held out: the sites before ``#`` in a label) and the
+    bundle records the calibration (``peak_trust`` in the manifest's extras).
 
     Example: xasml train-forward qm9-o.zarr --out qm9-o-forward.bundle --n-models 3
     """
-    from ..learn import StructureSpectrumRegressor
+    import numpy as np
+
+    from ..learn import StructureSpectrumRegressor, calibrate_peak_trust, train_val_test_split
     from ..learn.bundle import hash_training_data, save_bundle
     from ..learn.structure_data import load_structure_datasets
 
+    if not 0 <= calibrate_fraction <= 0.5:
+        raise typer.BadParameter(f"must be in [0, 0.5]; found {calibrate_fraction}",
+                                 param_hint="--calibrate-fraction")
+    if not 0 < target_precision <= 1:
+        raise typer.BadParameter(f"must be in (0, 1]; found {target_precision}",
+                                 param_hint="--target-precision")
+    if calibrate_fraction and n_models < 2:
+        raise typer.BadParameter("calibration ranks by the members' spread: needs "
+                                 f"--n-models >= 2; found {n_models}", param_hint="--n-models")
     structures, spectra = load_structure_datasets(datasets)
+    held: np.ndarray | None = None
+    if calibrate_fraction:
+        molecule = np.array([s.label.split("#")[0] for s in structures])
+        if np.unique(molecule).size < 2:
+            raise typer.BadParameter("calibration needs at least two molecules; found "
+                                     f"{np.unique(molecule).size}",
+                                     param_hint="--calibrate-fraction")
+        sp = train_val_test_split(len(structures), groups=molecule,
+                                  ratios=(1 - calibrate_fraction, 0, calibrate_fraction),
+                                  random_state=seed)
+        held = sp.test
+        fit_rows = np.sort(np.concatenate([sp.train, sp.validation]))
+        structures_cal = [structures[i] for i in held]
+        spectra_cal = spectra.isel(sample=held)
+        structures = [structures[i] for i in fit_rows]
+        spectra = spectra.isel(sample=fit_rows)
     model = StructureSpectrumRegressor(
         cutoff=cutoff,
         cluster_radius=cluster_radius,
@@ -56,6 +95,14 @@ def train_forward_cmd(
         random_state=seed,
     ).fit(structures, spectra)
     element = spectra.attrs.get("element")
+    extras: dict[str, object] = {"element": "" if element is None else str(element),
+                                 "n_train": len(structures)}
+    if held is not None:
+        trust = calibrate_peak_trust(model, structures_cal, spectra_cal.values,
+                                     target_precision)
+        extras["peak_trust"] = {"signal": "relative_std", **trust.to_dict(),
+                                "n_calibration_molecules": len(set(
+                                    s.label.split("#")[0] for s in structures_cal))}
     save_bundle(
         model,
         out,
@@ -63,11 +110,19 @@ def train_forward_cmd(
         targets=[("spectrum", str(spectra.attrs.get("signal", "")))],
         preprocessing={"input": "structures", "dataset": ", ".join(map(str, datasets))},
         training_data_sha256=hash_training_data(spectra.values),
-        extras={"element": "" if element is None else str(element),
-                "n_train": len(structures)},
+        extras=extras,
         overwrite=overwrite,
     )
     typer.echo(f"{out}: {n_models}-member forward model trained on {len(structures)} sites")
+    if held is not None:
+        if trust.threshold is None:
+            typer.echo(f"peak trust: no relative_std threshold reached {target_precision:.0%} "
+                       f"precision on {trust.n_calibration} held-out sites (at least "
+                       "20 predicted peaks); 'xasml forward' will trust none")
+        else:
+            typer.echo(f"peak trust: relative_std <= {trust.threshold:.4g} kept "
+                       f"{trust.coverage:.0%} of {trust.n_calibration} held-out sites at "
+                       f"{trust.precision:.1%} precision ({trust.n_predicted_peaks} peaks)")
 
 
 @app.command("forward")
@@ -90,7 +145,9 @@ def forward_cmd(
     put the peaks of the mean, and ``relative_std`` (sample): the std averaged
     over energy over the mean's range; both trust signals, larger meaning less
     trusted (on the QM9 FEFF-SCF benchmark, the half of the molecules with the
-    smallest ``relative_std`` had 96 % of predicted peaks within 1 eV).
+    smallest ``relative_std`` had 96 % of predicted peaks within 1 eV). A bundle
+    trained with ``--calibrate-fraction`` adds ``peak_trusted`` (sample, bool):
+    ``relative_std`` at or below the threshold chosen on held-out molecules.
     Every atom of the element in an xyz molecule is one sample, every
     inequivalent site of it in a crystal file (CIF, POSCAR, pymatgen JSON) one
     sample, the atoms within 10 Å of it; a feff.inp is its absorber. With
@@ -121,6 +178,24 @@ def forward_cmd(
         spread = peak_position_spread(b.model.energy_, members)
         ds["peak_spread"] = xr.DataArray(spread, dims="sample", attrs={"units": "eV"})
         ds["relative_std"] = xr.DataArray(relative_std(mean.values, std.values), dims="sample")
+        trust = b.manifest.extras.get("peak_trust")
+        if isinstance(trust, dict):
+            # the calibrated flag: a threshold of None (target never reached) trusts none
+            t = trust.get("threshold")
+            if t is None:
+                flag = xr.zeros_like(ds["relative_std"], dtype=bool)
+                why = ("no relative_std threshold met the target precision on the held-out "
+                       "molecules: no prediction is trusted")
+            else:
+                flag = ds["relative_std"] <= float(t)
+                why = (f"relative_std <= {float(t):.4g}: on held-out molecules, "
+                       f"{float(trust.get('precision', np.nan)):.1%} of these predictions' "
+                       f"peaks were within {trust.get('tolerance')} eV of a true peak")
+            ds["peak_trusted"] = flag.assign_attrs({
+                "description": why,
+                "target_precision": float(trust.get("target_precision", np.nan)),
+                "calibration_coverage": float(trust.get("coverage", 0.0)),
+                "n_calibration": int(trust.get("n_calibration", 0))})
     if nearest:
         n_lib = len(getattr(b.model, "library_labels_", ()))
         if n_lib and nearest > n_lib:

@@ -20,7 +20,8 @@ Structure → spectrum (Carbone et al. 2020): :class:`Structure`, :func:`build_g
 :class:`StructureSpectrumRegressor` (message-passing network ensemble),
 :func:`spectral_metrics` (MSE, peaks within 1 eV, peak heights), members'
 disagreement on peak positions :func:`peak_position_spread` and scores on the
-most trusted spectra :func:`selective_peak_scores`.
+most trusted spectra :func:`selective_peak_scores`, with the trust threshold
+for a target precision chosen on held-out data (:func:`calibrate_peak_trust`).
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -60,8 +61,11 @@ from .metrics import (
 from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
 from .peak_trust import (
+    PeakTrustThreshold,
     SelectiveScores,
+    calibrate_peak_trust,
     peak_position_spread,
+    peak_trust_threshold,
     relative_std,
     selective_peak_scores,
 )
@@ -95,6 +99,9 @@ __all__ = [
     "relative_std",
     "selective_peak_scores",
     "SelectiveScores",
+    "PeakTrustThreshold",
+    "calibrate_peak_trust",
+    "peak_trust_threshold",
     "recall_at_precision",
     "spectral_metrics",
     "Structure",

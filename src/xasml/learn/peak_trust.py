@@ -11,7 +11,11 @@ trust signal for the peak metric of :mod:`~xasml.learn.spectral_metrics`:
   FEFF-SCF benchmark it ranked the spectra better than the peak spread);
 * :func:`selective_peak_scores`: the peak precision and recall on the most
   trusted fraction of the spectra (a risk–coverage table): what a screening
-  run gets if it keeps only predictions below an uncertainty threshold.
+  run gets if it keeps only predictions below an uncertainty threshold;
+* :func:`peak_trust_threshold` and :func:`calibrate_peak_trust`: that
+  threshold chosen on held-out spectra for a target precision, so a
+  prediction can be flagged as trusted (``xasml train-forward
+  --calibrate-fraction``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ import numpy as np
 from ..errors import InputError, ParameterError
 from .spectral_metrics import PeakMetrics, find_spectrum_peaks
 
-__all__ = ["SelectiveScores", "peak_position_spread", "relative_std", "selective_peak_scores"]
+__all__ = [
+    "PeakTrustThreshold",
+    "SelectiveScores",
+    "calibrate_peak_trust",
+    "peak_position_spread",
+    "peak_trust_threshold",
+    "relative_std",
+    "selective_peak_scores",
+]
 
 
 def peak_position_spread(energy: Any, members: Any, *, prominence: float = 0.05) -> np.ndarray:
@@ -166,3 +178,158 @@ def selective_peak_scores(
         within = np.where(run[:, 0] > 0, run[:, 2] / run[:, 0], np.nan)
     return SelectiveScores(coverage=cov, n_spectra=kept, threshold=u[order][kept - 1],
                            precision=precision, fraction_within=within)
+
+
+@dataclass(frozen=True)
+class PeakTrustThreshold:
+    """The uncertainty up to which predicted peaks met a target precision.
+
+    Attributes
+    ----------
+    target_precision
+        Fraction of predicted peaks within tolerance of a true one that was asked for.
+    threshold
+        Largest uncertainty of the kept spectra; ``None`` when no set of most
+        trusted spectra with at least ``min_peaks`` predicted peaks met the target.
+    coverage
+        Fraction of the calibration spectra kept (0 without a threshold).
+    precision, fraction_within
+        Peak precision and recall over the kept spectra (NaN without a threshold).
+    n_spectra, n_predicted_peaks
+        Spectra kept and their predicted peaks.
+    n_calibration
+        Calibration spectra scored.
+    tolerance, prominence
+        Peak-metric settings (eV; fraction of the spectrum range).
+    """
+
+    target_precision: float
+    threshold: float | None
+    coverage: float
+    precision: float
+    fraction_within: float
+    n_spectra: int
+    n_predicted_peaks: int
+    n_calibration: int
+    tolerance: float
+    prominence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN written as ``None``)."""
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                for k, v in self.__dict__.items()}
+
+
+def peak_trust_threshold(
+    metrics: PeakMetrics,
+    uncertainty: Any,
+    target_precision: float = 0.95,
+    *,
+    min_peaks: int = 20,
+) -> PeakTrustThreshold:
+    """The largest uncertainty threshold whose kept spectra meet a peak precision.
+
+    The spectra are ranked by ``uncertainty``; of every prefix that ends
+    between two distinct uncertainty values and holds at least ``min_peaks``
+    predicted peaks, the longest whose precision is ``>= target_precision``
+    gives the threshold. The precision is measured on the calibration spectra
+    themselves, so it is an estimate for new spectra like them, not a bound;
+    ``min_peaks`` keeps a handful of lucky spectra from setting it.
+
+    Parameters
+    ----------
+    metrics
+        Peak scores of held-out spectra (:func:`~xasml.learn.spectral_metrics`).
+    uncertainty
+        One value per spectrum, shape ``(n_spectra,)``, larger meaning less
+        trusted (e.g. :func:`relative_std`).
+    target_precision
+        In (0, 1].
+    min_peaks
+        Fewest predicted peaks a kept set may have, >= 1.
+
+    Returns
+    -------
+    PeakTrustThreshold
+    """
+    if not 0 < target_precision <= 1:
+        raise ParameterError(f"target_precision must be in (0, 1]; found {target_precision!r}")
+    if isinstance(min_peaks, bool) or not isinstance(min_peaks, int | np.integer) or min_peaks < 1:
+        raise ParameterError(f"min_peaks must be an integer >= 1; found {min_peaks!r}")
+    counts = np.asarray(metrics.peak_counts, dtype=np.int64).reshape(-1, 3)
+    u = np.asarray(uncertainty, dtype=np.float64)
+    if u.shape != (len(counts),):
+        raise InputError(f"uncertainty must give one value per spectrum, shape "
+                         f"({len(counts)},); found shape {u.shape}")
+    if not np.all(np.isfinite(u)):
+        raise InputError("uncertainty contains NaN or infinite values")
+    order = np.argsort(u, kind="stable")
+    run = np.cumsum(counts[order], axis=0)
+    us = u[order]
+    ends = np.append(us[1:] > us[:-1], True) if len(us) else np.zeros(0, bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(run[:, 1] > 0, run[:, 2] / np.maximum(run[:, 1], 1), np.nan)
+    # a float tolerance so that an exact 19/20 meets 0.95
+    ok = ends & (run[:, 1] >= min_peaks) & (prec >= target_precision - 1e-12)
+    n = len(u)
+    common: dict[str, Any] = dict(
+        target_precision=float(target_precision), n_calibration=n,
+        tolerance=float(metrics.tolerance), prominence=float(metrics.prominence))
+    if not ok.any():
+        return PeakTrustThreshold(threshold=None, coverage=0.0, precision=float("nan"),
+                                  fraction_within=float("nan"), n_spectra=0,
+                                  n_predicted_peaks=0, **common)
+    k = int(np.flatnonzero(ok)[-1])
+    true_k, pred_k, hit_k = (int(v) for v in run[k])
+    return PeakTrustThreshold(
+        threshold=float(us[k]), coverage=(k + 1) / n, precision=hit_k / pred_k,
+        fraction_within=hit_k / true_k if true_k else float("nan"),
+        n_spectra=k + 1, n_predicted_peaks=pred_k, **common)
+
+
+def calibrate_peak_trust(
+    model: Any,
+    X: Any,
+    y: Any,
+    target_precision: float = 0.95,
+    *,
+    tolerance: float = 1.0,
+    prominence: float = 0.05,
+    min_peaks: int = 20,
+) -> PeakTrustThreshold:
+    """Choose the :func:`relative_std` threshold of a fitted ensemble on held-out data.
+
+    Parameters
+    ----------
+    model
+        A fitted ensemble with ``predict_members`` and ``energy_``
+        (:class:`~xasml.learn.StructureSpectrumRegressor`, ``n_models >= 2``).
+    X
+        Held-out structures (none of them, nor another site of their molecule,
+        seen in training), length ``n_spectra``.
+    y
+        Their spectra on ``model.energy_``, shape ``(n_spectra, n_energy)``.
+    target_precision, min_peaks
+        As in :func:`peak_trust_threshold`.
+    tolerance, prominence
+        Peak-metric settings (:func:`~xasml.learn.spectral_metrics`).
+
+    Returns
+    -------
+    PeakTrustThreshold
+    """
+    from .spectral_metrics import spectral_metrics
+
+    members = np.asarray(model.predict_members(X), dtype=np.float64)
+    if members.shape[0] < 2:
+        raise ParameterError(f"calibration needs an ensemble (n_models >= 2); found "
+                             f"{members.shape[0]} member")
+    yt = np.asarray(getattr(y, "values", y), dtype=np.float64)
+    if yt.shape != members.shape[1:]:
+        raise InputError(f"y must have shape {members.shape[1:]} (held-out spectra on the "
+                         f"model's energy grid); found {yt.shape}")
+    mean, std = members.mean(axis=0), members.std(axis=0)
+    metrics = spectral_metrics(model.energy_, yt, mean, tolerance=tolerance,
+                               prominence=prominence)
+    return peak_trust_threshold(metrics, relative_std(mean, std), target_precision,
+                                min_peaks=min_peaks)
