@@ -112,6 +112,17 @@ def relative_std(mean: Any, std: Any) -> np.ndarray:
         return np.where(span > 0, s.mean(axis=1) / np.where(span > 0, span, 1.0), np.inf)
 
 
+def _check_uncertainty(uncertainty: Any, n: int) -> np.ndarray:
+    """``uncertainty`` as finite float64 of shape ``(n,)``, or an InputError."""
+    u = np.asarray(uncertainty, dtype=np.float64)
+    if u.shape != (n,):
+        raise InputError(f"uncertainty must give one value per spectrum, shape "
+                         f"({n},); found shape {u.shape}")
+    if not np.all(np.isfinite(u)):
+        raise InputError("uncertainty contains NaN or infinite values")
+    return u
+
+
 @dataclass(frozen=True)
 class SelectiveScores:
     """Peak scores on the most trusted spectra, one row per coverage.
@@ -160,12 +171,7 @@ def selective_peak_scores(
     SelectiveScores
     """
     counts = np.asarray(metrics.peak_counts, dtype=np.float64)
-    u = np.asarray(uncertainty, dtype=np.float64)
-    if u.shape != (len(counts),):
-        raise InputError(f"uncertainty must give one value per spectrum, shape "
-                         f"({len(counts)},); found shape {u.shape}")
-    if not np.all(np.isfinite(u)):
-        raise InputError("uncertainty contains NaN or infinite values")
+    u = _check_uncertainty(uncertainty, len(counts))
     cov = np.atleast_1d(np.asarray(coverages, dtype=np.float64))
     if cov.size == 0 or not np.all((cov > 0) & (cov <= 1)):
         raise ParameterError(f"coverages must be fractions in (0, 1]; found {coverages!r}")
@@ -257,12 +263,7 @@ def peak_trust_threshold(
     if isinstance(min_peaks, bool) or not isinstance(min_peaks, int | np.integer) or min_peaks < 1:
         raise ParameterError(f"min_peaks must be an integer >= 1; found {min_peaks!r}")
     counts = np.asarray(metrics.peak_counts, dtype=np.int64).reshape(-1, 3)
-    u = np.asarray(uncertainty, dtype=np.float64)
-    if u.shape != (len(counts),):
-        raise InputError(f"uncertainty must give one value per spectrum, shape "
-                         f"({len(counts)},); found shape {u.shape}")
-    if not np.all(np.isfinite(u)):
-        raise InputError("uncertainty contains NaN or infinite values")
+    u = _check_uncertainty(uncertainty, len(counts))
     order = np.argsort(u, kind="stable")
     run = np.cumsum(counts[order], axis=0)
     us = u[order]
