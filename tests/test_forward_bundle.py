@@ -205,6 +205,7 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
         pred = f.load()
     np.testing.assert_array_equal(pred["peak_trusted"].values, rs <= rs.mean())
     assert "97.0% of these predictions' peaks" in pred["peak_trusted"].attrs["description"]
+    assert not list(tmp_path.glob(".pred.nc*"))  # the temporary file was renamed into place
     capsys.readouterr()
     assert main(["train-forward", str(data), "--out", str(tmp_path / "x.bundle"),
                  "--n-models", "1", "--calibrate-fraction", "0.3"]) == 2

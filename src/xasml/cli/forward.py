@@ -157,10 +157,13 @@ def forward_cmd(
 
     Example: xasml forward qm9-o-forward.bundle water.xyz methanol.xyz --out pred.nc
     """
+    import os
+
     import numpy as np
     import xarray as xr
 
     from ..errors import ModelError
+    from ..io.store import _remove, _temp_sibling
     from ..learn import StructureSpectrumRegressor, peak_position_spread, relative_std
     from ..learn.bundle import load_bundle
     from ..learn.structure_data import read_structure_file
@@ -209,5 +212,11 @@ def forward_cmd(
     ds.attrs = {k: v for k, v in mean.attrs.items() if isinstance(v, str | int | float)}
     ds.attrs["model_bundle"] = str(bundle)
     out.parent.mkdir(parents=True, exist_ok=True)
-    ds.to_netcdf(out, engine="h5netcdf")
+    # written beside and renamed: a crash never leaves half a file under the name
+    tmp = _temp_sibling(out, ".tmp")
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, out)
+    finally:
+        _remove(tmp)
     typer.echo(f"{out}: {len(items)} predicted spectra")
