@@ -372,11 +372,21 @@ def _print_calibrated(model, structures: list, energy: np.ndarray, Y: np.ndarray
         calibrate_peak_trust,
         peak_score_interval,
         relative_std,
+        selective_peak_scores,
         spectral_metrics,
     )
 
+    # the validation set's own risk-coverage curve, so a missed target can be read
+    vm = model.predict_members([structures[i] for i in cal])
+    v_mean, v_std = vm.mean(axis=0), vm.std(axis=0)
+    v_m = spectral_metrics(energy, Y[cal], v_mean, tolerance=1.0, prominence=0.05)
+    s = selective_peak_scores(v_m, relative_std(v_mean, v_std))
+    print(f"validation ({len(cal)} sites), kept by relative std: " + ", ".join(
+        f"{100 * c:.0f}%: {100 * p:.1f}/{100 * r:.1f}" for c, p, r in
+        zip(s.coverage, s.precision, s.fraction_within, strict=True)))
     for target in (0.9, 0.95):
-        t = calibrate_peak_trust(model, [structures[i] for i in cal], Y[cal], target)
+        t = calibrate_peak_trust(model, [structures[i] for i in cal], Y[cal], target,
+                                 energy=energy)
         head = (f"calibrated for {100 * target:.0f} % on {len(cal)} validation sites "
                 f"({len(set(molecule[cal]))} molecules): ")
         if t.threshold is None:

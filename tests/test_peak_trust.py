@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from xasml.errors import InputError, ParameterError
 from xasml.learn import (
@@ -161,3 +162,23 @@ def test_calibration_ranks_by_relative_std_of_the_members() -> None:
         calibrate_peak_trust(_Ensemble(a[None]), list(range(n)), truth)
     with pytest.raises(InputError, match="y must have shape"):
         calibrate_peak_trust(_Ensemble(np.stack([a, b])), list(range(n)), truth[:, :10])
+
+
+def test_calibration_scores_in_ev_when_the_model_only_knows_row_indices() -> None:
+    # a model fitted on a bare array has energy_ = 0, 1, 2, ...: a 1-eV tolerance
+    # would then be 1 grid step (0.01 eV here) and every 0.5-eV shift a miss
+    truth = np.tile(gauss(5.0, 0.3) + gauss(12.0, 0.3), (12, 1))
+    shifted = np.tile(gauss(5.5, 0.3) + gauss(12.5, 0.3), (12, 1))
+    model = _Ensemble(np.stack([shifted, shifted]))
+    model.energy_ = np.arange(E.size, dtype=np.float64)
+    assert calibrate_peak_trust(model, list(range(12)), truth, min_peaks=4).threshold is None
+    ev = calibrate_peak_trust(model, list(range(12)), truth, energy=E, min_peaks=4)
+    assert ev.precision == 1.0 and ev.n_spectra == 12
+    stack = xr.DataArray(truth, dims=("sample", "energy"), coords={"energy": E})
+    assert calibrate_peak_trust(model, list(range(12)), stack, min_peaks=4) == ev
+    # a model that knows its eV grid refuses another one
+    with pytest.raises(InputError, match="not the model's grid"):
+        calibrate_peak_trust(_Ensemble(np.stack([shifted, shifted])), list(range(12)),
+                             truth, energy=E + 1.0)
+    with pytest.raises(InputError, match="energies; found shape"):
+        calibrate_peak_trust(model, list(range(12)), truth, energy=E[:10])

@@ -294,11 +294,16 @@ def calibrate_peak_trust(
     y: Any,
     target_precision: float = 0.95,
     *,
+    energy: Any = None,
     tolerance: float = 1.0,
     prominence: float = 0.05,
     min_peaks: int = 20,
 ) -> PeakTrustThreshold:
     """Choose the :func:`relative_std` threshold of a fitted ensemble on held-out data.
+
+    The peak tolerance is in eV, so the energies come from ``y``'s ``energy``
+    coordinate, else ``energy``, else the model's ``energy_`` (which is only a
+    row index when the model was fitted on a bare array).
 
     Parameters
     ----------
@@ -309,7 +314,11 @@ def calibrate_peak_trust(
         Held-out structures (none of them, nor another site of their molecule,
         seen in training), length ``n_spectra``.
     y
-        Their spectra on ``model.energy_``, shape ``(n_spectra, n_energy)``.
+        Their spectra on the model's grid, shape ``(n_spectra, n_energy)``:
+        a ``(sample, energy)`` DataArray or an array.
+    energy
+        The grid in eV, shape ``(n_energy,)``, where ``y`` is a bare array and
+        the model was fitted on one.
     target_precision, min_peaks
         As in :func:`peak_trust_threshold`.
     tolerance, prominence
@@ -329,8 +338,32 @@ def calibrate_peak_trust(
     if yt.shape != members.shape[1:]:
         raise InputError(f"y must have shape {members.shape[1:]} (held-out spectra on the "
                          f"model's energy grid); found {yt.shape}")
+    grid = _calibration_energy(y, energy, np.asarray(model.energy_, dtype=np.float64))
     mean, std = members.mean(axis=0), members.std(axis=0)
-    metrics = spectral_metrics(model.energy_, yt, mean, tolerance=tolerance,
-                               prominence=prominence)
+    metrics = spectral_metrics(grid, yt, mean, tolerance=tolerance, prominence=prominence)
     return peak_trust_threshold(metrics, relative_std(mean, std), target_precision,
                                 min_peaks=min_peaks)
+
+
+def _calibration_energy(y: Any, energy: Any, model_energy: np.ndarray) -> np.ndarray:
+    """The eV grid to score on: ``y``'s coordinate, else ``energy``, else the model's."""
+    coords = getattr(y, "coords", {})
+    given = [("y's energy coordinate", coords["energy"].values)] if "energy" in coords else []
+    if energy is not None:
+        given.append(("energy", getattr(energy, "values", energy)))
+    # a model fitted on a bare array knows only row indices; any other grid is binding
+    indexed = np.array_equal(model_energy, np.arange(model_energy.size))
+    for name, values in given:
+        e = np.asarray(values, dtype=np.float64)
+        if e.shape != model_energy.shape:
+            raise InputError(f"{name} must give the model's {model_energy.size} energies; "
+                             f"found shape {e.shape}")
+        if not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
+            raise InputError(f"{name} must be finite and increasing")
+        if not (indexed or np.allclose(e, model_energy, rtol=0, atol=1e-6)):
+            raise InputError(f"{name} ({e[0]:g}-{e[-1]:g} eV) is not the model's grid "
+                             f"({model_energy[0]:g}-{model_energy[-1]:g} eV)")
+    if len(given) == 2 and not np.allclose(np.asarray(given[0][1], float),
+                                                      np.asarray(given[1][1], float)):
+        raise InputError("energy differs from y's energy coordinate")
+    return np.asarray(given[-1][1], dtype=np.float64) if given else model_energy
