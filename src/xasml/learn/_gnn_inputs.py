@@ -2,7 +2,8 @@
 
 :func:`_targets` checks a ``(sample, energy)`` stack or a plain array and
 returns values, energy grid and attrs; :func:`_sample_labels` names each
-training spectrum for :meth:`~xasml.learn.StructureSpectrumRegressor.predict_nearest`.
+training spectrum for :meth:`~xasml.learn.StructureSpectrumRegressor.predict_nearest`;
+:func:`_check_gnn_params` validates the estimator's constructor parameters.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ParameterError
+from ._torch_base import _RULES, _is_pos_int
 from .graph import Structure
 
 
@@ -49,3 +51,45 @@ def _sample_labels(X: Any, y: Any, n: int) -> list[str]:
     if "label" in coords and coords["label"].ndim == 1:
         return [str(v) for v in coords["label"].values]
     return [str(i) for i in range(n)]
+
+
+def _check_gnn_params(est: Any) -> None:
+    """ParameterError naming the first invalid constructor parameter of ``est``."""
+    name = type(est).__name__
+    for key, value in est.get_params(deep=False).items():
+        if key in _RULES:
+            ok, expected = _RULES[key]
+            if not ok(value):
+                raise ParameterError(
+                    f"{name}: parameter {key!r} must be {expected}; found {value!r}"
+                )
+    for key in ("n_rbf", "hidden_channels", "n_interactions", "n_models", "n_peaks"):
+        if not _is_pos_int(getattr(est, key)):
+            raise ParameterError(
+                f"{name}: parameter {key!r} must be a positive int; "
+                f"found {getattr(est, key)!r}"
+            )
+    for key in ("positive", "bonds"):
+        if not isinstance(getattr(est, key), bool):
+            raise ParameterError(f"{name}: parameter {key!r} must be True or False; "
+                                 f"found {getattr(est, key)!r}")
+    if est.head not in ("grid", "peaks"):
+        raise ParameterError(f"{name}: parameter 'head' must be 'grid' or 'peaks'; "
+                             f"found {est.head!r}")
+    if est.peak_fwhm is not None and not (
+            isinstance(est.peak_fwhm, int | float) and est.peak_fwhm > 0):
+        raise ParameterError(f"{name}: parameter 'peak_fwhm' must be a positive number "
+                             f"(eV) or None; found {est.peak_fwhm!r}")
+    if not (isinstance(est.peak_max_factor, int | float) and est.peak_max_factor >= 1):
+        raise ParameterError(f"{name}: parameter 'peak_max_factor' must be a number >= 1; "
+                             f"found {est.peak_max_factor!r}")
+    if est.lr_patience is not None and not _is_pos_int(est.lr_patience):
+        raise ParameterError(
+            f"{name}: parameter 'lr_patience' must be a positive int or None; "
+            f"found {est.lr_patience!r}"
+        )
+    if not (isinstance(est.lr_factor, int | float) and 0 < est.lr_factor < 1):
+        raise ParameterError(
+            f"{name}: parameter 'lr_factor' must be a float in (0, 1); "
+            f"found {est.lr_factor!r}"
+        )

@@ -29,9 +29,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import InputError, ModelError, ParameterError
-from ._gnn_inputs import _sample_labels, _targets
-from ._torch_base import _RULES, _import_torch, _is_pos_int, _resolve_device, _torch_session
+from ..errors import InputError, ModelError
+from ._gnn_inputs import _check_gnn_params, _sample_labels, _targets
+from ._torch_base import _import_torch, _resolve_device, _torch_session
 from .gnn_net import build_gnn
 from .gnn_train import run_module, train_member
 from .graph import Structure, _import_pyg, build_graphs, n_node_features
@@ -211,44 +211,7 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         self.n_threads = n_threads
 
     def _check_params(self) -> None:
-        name = type(self).__name__
-        for key, value in self.get_params(deep=False).items():
-            if key in _RULES:
-                ok, expected = _RULES[key]
-                if not ok(value):
-                    raise ParameterError(
-                        f"{name}: parameter {key!r} must be {expected}; found {value!r}"
-                    )
-        for key in ("n_rbf", "hidden_channels", "n_interactions", "n_models", "n_peaks"):
-            if not _is_pos_int(getattr(self, key)):
-                raise ParameterError(
-                    f"{name}: parameter {key!r} must be a positive int; "
-                    f"found {getattr(self, key)!r}"
-                )
-        for key in ("positive", "bonds"):
-            if not isinstance(getattr(self, key), bool):
-                raise ParameterError(f"{name}: parameter {key!r} must be True or False; "
-                                     f"found {getattr(self, key)!r}")
-        if self.head not in ("grid", "peaks"):
-            raise ParameterError(f"{name}: parameter 'head' must be 'grid' or 'peaks'; "
-                                 f"found {self.head!r}")
-        if self.peak_fwhm is not None and not (
-                isinstance(self.peak_fwhm, int | float) and self.peak_fwhm > 0):
-            raise ParameterError(f"{name}: parameter 'peak_fwhm' must be a positive number "
-                                 f"(eV) or None; found {self.peak_fwhm!r}")
-        if not (isinstance(self.peak_max_factor, int | float) and self.peak_max_factor >= 1):
-            raise ParameterError(f"{name}: parameter 'peak_max_factor' must be a number >= 1; "
-                                 f"found {self.peak_max_factor!r}")
-        if self.lr_patience is not None and not _is_pos_int(self.lr_patience):
-            raise ParameterError(
-                f"{name}: parameter 'lr_patience' must be a positive int or None; "
-                f"found {self.lr_patience!r}"
-            )
-        if not (isinstance(self.lr_factor, int | float) and 0 < self.lr_factor < 1):
-            raise ParameterError(
-                f"{name}: parameter 'lr_factor' must be a float in (0, 1); "
-                f"found {self.lr_factor!r}"
-            )
+        _check_gnn_params(self)
 
     def graphs(self, structures: Sequence[Structure]) -> list[Any]:
         """Graphs of ``structures`` with this estimator's cutoffs (reusable across calls)."""
