@@ -98,7 +98,7 @@ def train_forward_cmd(
     extras: dict[str, object] = {"element": "" if element is None else str(element),
                                  "n_train": len(structures)}
     if held is not None:
-        trust = calibrate_peak_trust(model, structures_cal, spectra_cal.values,
+        trust = calibrate_peak_trust(model, structures_cal, spectra_cal,
                                      target_precision)
         extras["peak_trust"] = {"signal": "relative_std", **trust.to_dict(),
                                 "n_calibration_molecules": len(set(
