@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from ._torch_base import _RULES, _is_pos_int
+from ._torch_base import _check_rules, _is_pos_int
 from .graph import Structure
 
 
@@ -55,14 +55,8 @@ def _sample_labels(X: Any, y: Any, n: int) -> list[str]:
 
 def _check_gnn_params(est: Any) -> None:
     """ParameterError naming the first invalid constructor parameter of ``est``."""
+    _check_rules(est)
     name = type(est).__name__
-    for key, value in est.get_params(deep=False).items():
-        if key in _RULES:
-            ok, expected = _RULES[key]
-            if not ok(value):
-                raise ParameterError(
-                    f"{name}: parameter {key!r} must be {expected}; found {value!r}"
-                )
     for key in ("n_rbf", "hidden_channels", "n_interactions", "n_models", "n_peaks"):
         if not _is_pos_int(getattr(est, key)):
             raise ParameterError(

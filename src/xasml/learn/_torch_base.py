@@ -136,6 +136,18 @@ def _inference_session(torch: Any, n_threads: int | None) -> Iterator[None]:
             torch.set_num_threads(old)
 
 
+def _check_rules(est: Any) -> None:
+    """ParameterError for the first of ``est``'s parameters that breaks its ``_RULES`` entry."""
+    for name, value in est.get_params(deep=False).items():
+        if name in _RULES:
+            ok, expected = _RULES[name]
+            if not ok(value):
+                raise ParameterError(
+                    f"{type(est).__name__}: parameter {name!r} must be {expected}; "
+                    f"found {value!r}"
+                )
+
+
 class _TorchSpectrumEstimator(BaseEstimator):
     """Base of the spectrum networks; holds the single training loop.
 
@@ -160,14 +172,7 @@ class _TorchSpectrumEstimator(BaseEstimator):
 
     # --- validation -------------------------------------------------------
     def _check_params(self) -> None:
-        for name, value in self.get_params(deep=False).items():
-            if name in _RULES:
-                ok, expected = _RULES[name]
-                if not ok(value):
-                    raise ParameterError(
-                        f"{type(self).__name__}: parameter {name!r} must be {expected}; "
-                        f"found {value!r}"
-                    )
+        _check_rules(self)
 
     def _check_X(self, X: Any, y: Any = None, *, reset: bool) -> Any:
         name = type(self).__name__
