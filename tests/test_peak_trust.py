@@ -180,5 +180,9 @@ def test_calibration_scores_in_ev_when_the_model_only_knows_row_indices() -> Non
     with pytest.raises(InputError, match="not the model's grid"):
         calibrate_peak_trust(_Ensemble(np.stack([shifted, shifted])), list(range(12)),
                              truth, energy=E + 1.0)
-    with pytest.raises(InputError, match="energies; found shape"):
+    with pytest.raises(InputError, match=r"shape \(n_sample, 10\)"):
         calibrate_peak_trust(model, list(range(12)), truth, energy=E[:10])
+    with pytest.raises(InputError, match="strictly increasing"):
+        calibrate_peak_trust(model, list(range(12)), truth, energy=E[::-1])
+    with pytest.raises(ParameterError, match="energies once"):
+        calibrate_peak_trust(model, list(range(12)), stack, energy=E)

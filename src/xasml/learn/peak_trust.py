@@ -318,7 +318,7 @@ def calibrate_peak_trust(
         a ``(sample, energy)`` DataArray or an array.
     energy
         The grid in eV, shape ``(n_energy,)``, where ``y`` is a bare array and
-        the model was fitted on one.
+        the model was fitted on one (not with a DataArray ``y``).
     target_precision, min_peaks
         As in :func:`peak_trust_threshold`.
     tolerance, prominence
@@ -347,23 +347,20 @@ def calibrate_peak_trust(
 
 def _calibration_energy(y: Any, energy: Any, model_energy: np.ndarray) -> np.ndarray:
     """The eV grid to score on: ``y``'s coordinate, else ``energy``, else the model's."""
-    coords = getattr(y, "coords", {})
-    given = [("y's energy coordinate", coords["energy"].values)] if "energy" in coords else []
+    from ..datamodel import stack, validate
+
+    if energy is not None and hasattr(y, "coords"):
+        raise ParameterError("give the energies once: as y's energy coordinate or as "
+                             "energy=, not both")
     if energy is not None:
-        given.append(("energy", getattr(energy, "values", energy)))
-    # a model fitted on a bare array knows only row indices; any other grid is binding
-    indexed = np.array_equal(model_energy, np.arange(model_energy.size))
-    for name, values in given:
-        e = np.asarray(values, dtype=np.float64)
-        if e.shape != model_energy.shape:
-            raise InputError(f"{name} must give the model's {model_energy.size} energies; "
-                             f"found shape {e.shape}")
-        if not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
-            raise InputError(f"{name} must be finite and increasing")
-        if not (indexed or np.allclose(e, model_energy, rtol=0, atol=1e-6)):
-            raise InputError(f"{name} ({e[0]:g}-{e[-1]:g} eV) is not the model's grid "
-                             f"({model_energy[0]:g}-{model_energy[-1]:g} eV)")
-    if len(given) == 2 and not np.allclose(np.asarray(given[0][1], float),
-                                                      np.asarray(given[1][1], float)):
-        raise InputError("energy differs from y's energy coordinate")
-    return np.asarray(given[-1][1], dtype=np.float64) if given else model_energy
+        y = stack(energy, getattr(y, "values", y), check=False)
+    if not hasattr(y, "coords"):
+        return model_energy
+    e = np.asarray(validate(y, what="held-out spectra y").coords["energy"].values, float)
+    # (its length was checked against the members'); a model fitted on a bare array
+    # knows only row indices, any other model's grid is binding
+    if not (np.array_equal(model_energy, np.arange(model_energy.size))
+            or np.allclose(e, model_energy, rtol=0, atol=1e-6)):
+        raise InputError(f"y's energies ({e[0]:g}-{e[-1]:g} eV) are not the model's grid "
+                         f"({model_energy[0]:g}-{model_energy[-1]:g} eV)")
+    return e
