@@ -15,7 +15,15 @@ Run: ``python -m benchmarks.cu_forward [--cache DIR] [--epochs N] [--n-models N]
   fraction of peaks within 1 eV next to their tutorial model (val MSE 0.0041,
   median per-spectrum 0.0027), with a bootstrap 95 % interval of the peak
   scores that resamples whole materials, and inference throughput in
-  structures/s.
+  structures/s;
+* with ``--n-models`` ≥ 2: the share of test points within 2 ensemble std of
+  the truth and the risk–coverage curve of the test peaks by the ensemble's
+  spread; ``--calibrate`` then chooses the relative-std threshold for each
+  ``--targets`` peak precision on the validation split (never trained on:
+  early stopping uses 5 % of the train split) with
+  :func:`~xasml.learn.calibrate_peak_trust` — what ``xasml train-forward
+  --calibrate-fraction`` stores in a bundle — and reports what that threshold
+  keeps of the test split and at which precision.
 """
 
 from __future__ import annotations
@@ -96,7 +104,14 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     ap.add_argument("--lr-patience", type=int, default=3,
                     help="halve the learning rate after this many epochs without improvement")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="choose the trust threshold on the val split, score it on test "
+                         "(needs --n-models >= 2)")
+    ap.add_argument("--targets", type=float, nargs="+", default=[0.6, 0.7, 0.8, 0.9],
+                    help="peak precisions to calibrate for (default 0.6 0.7 0.8 0.9)")
     args = ap.parse_args()
+    if args.calibrate and args.n_models < 2:
+        ap.error("--calibrate needs an ensemble: --n-models >= 2")
 
     import torch
 
@@ -161,6 +176,7 @@ def main() -> None:
           f"threads {torch.get_num_threads() if args.threads is None else args.threads}")
 
     # --- evaluate -------------------------------------------------------------------
+    evaluated: dict[str, tuple] = {}
     print(f"\n{'split':6} {'target':9} {'n':>4} {'MSE':>8} {'median':>8} "
           f"{'peaks<=1eV':>10} {'precision':>9} {'height MAE':>10}")
     print(f"{'val':6} {'OmniXAS':9} {len(rows):4d} {OMNIXAS_VAL_MSE:8.4f} "
@@ -170,8 +186,9 @@ def main() -> None:
         t0 = time.perf_counter()
         graphs = model.graphs(structures)
         t1 = time.perf_counter()
-        pred = model.predict(graphs)
+        pred, std = model.predict(graphs, return_std=True)
         t2 = time.perf_counter()
+        evaluated[name] = graphs, pred, std
         their_rows = [(val_ids_all if name == "val" else test_ids_all).index(s) for s in ids]
         materials = [s.rsplit("_", 1)[0] for s in ids]  # sites of one material share errors
         for label, target in (("ours", scale * y), ("OmniXAS", theirs[name][their_rows])):
@@ -190,11 +207,35 @@ def main() -> None:
         print(f"{'':6} throughput: graphs {len(ids) / (t1 - t0):.0f}/s, "
               f"inference {len(ids) * model.n_models / (t2 - t1):.0f} structures/s per model, "
               f"end-to-end {len(ids) / (t2 - t0):.0f}/s", flush=True)
+    if args.n_models > 1:
+        _print_trust(args, model, data, scale, evaluated)
     mean_base = spectral_metrics(GRID, scale * data["val"][2],
                                  np.broadcast_to(scale * y_tr.mean(axis=0), data["val"][2].shape))
     print(f"\nbaseline (train-mean spectrum) val MSE {mean_base.mse:.4f}, "
           f"median {mean_base.median_mse:.4f}, peaks<=1eV "
           f"{100 * mean_base.fraction_within:.1f}%, precision {100 * mean_base.precision:.1f}%")
+
+
+def _print_trust(args: argparse.Namespace, model, data: dict, scale: float,
+                 evaluated: dict) -> None:
+    """Is the ensemble's spread a usable trust signal on the test materials?"""
+    from benchmarks._trust import print_calibrated, print_selective
+    from xasml.learn import spectral_metrics
+
+    ids, _, y = data["test"]
+    graphs, pred, std = evaluated["test"]
+    truth = scale * y
+    print(f"\nensemble: {100 * np.mean(np.abs(pred - truth) <= 2 * std):.1f}% of test points "
+          "within 2 std of the truth")
+    rows = {"GNN": spectral_metrics(GRID, truth, pred, tolerance=1.0, prominence=0.05)}
+    print_selective(GRID, rows, model.predict_members(graphs), pred, std)
+    if args.calibrate:
+        v_ids, _, v_y = data["val"]
+        v_graphs = evaluated["val"][0]
+        print_calibrated(model, GRID, v_graphs, scale * v_y,
+                         np.array([s.rsplit("_", 1)[0] for s in v_ids]), truth,
+                         np.array([s.rsplit("_", 1)[0] for s in ids]), pred, std,
+                         targets=args.targets, unit="materials")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._trust import print_calibrated, print_selective
+
 CACHE = Path.home() / ".cache" / "xasml"
 
 
@@ -315,9 +317,10 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
               + " (MSE / peaks<=1eV / precision / recall@P80)")
         inside = np.mean(np.abs(pred - Y[te]) <= 2 * std)
         print(f"ensemble: {100 * inside:.1f}% of test points within 2 std of the truth")
-        _print_selective(energy, rows, member_pred, pred, std)
+        print_selective(energy, rows, member_pred, pred, std)
         if cal is not None:
-            _print_calibrated(model, structures, energy, Y, molecule, cal, te, pred, std)
+            print_calibrated(model, energy, [structures[i] for i in cal], Y[cal], molecule[cal],
+                             Y[te], molecule[te], pred, std)
     print(f"throughput: graphs {len(te) / (t1 - t0):.0f}/s, inference "
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")
@@ -345,60 +348,6 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
                              if k in ci else {})}
                       for k, v in rows.items()}))
     return rows, members
-
-def _print_selective(energy: np.ndarray, rows: dict, member_pred: np.ndarray,
-                     pred: np.ndarray, std: np.ndarray) -> None:
-    """Risk-coverage: peak scores on the spectra the ensemble is surest of."""
-    from xasml.learn import peak_position_spread, relative_std, selective_peak_scores
-
-    signals = {
-        "peak spread": peak_position_spread(energy, member_pred),  # eV
-        "relative std": relative_std(pred, std),
-    }
-    print("kept the most trusted test spectra (coverage): precision / peaks<=1eV")
-    for sig, u in signals.items():
-        for name in (n for n in rows if n == "GNN" or n.startswith("nearest")):
-            s = selective_peak_scores(rows[name], u)
-            print(f"  by {sig:12} {name:10} " + ", ".join(
-                f"{100 * c:.0f}%: {100 * p:.1f}/{100 * r:.1f}" for c, p, r in
-                zip(s.coverage, s.precision, s.fraction_within, strict=True)))
-
-
-def _print_calibrated(model, structures: list, energy: np.ndarray, Y: np.ndarray,
-                      molecule: np.ndarray, cal: np.ndarray, te: np.ndarray,
-                      pred: np.ndarray, std: np.ndarray) -> None:
-    """The threshold chosen on held-out validation molecules, scored on the test set."""
-    from xasml.learn import (
-        calibrate_peak_trust,
-        peak_score_interval,
-        relative_std,
-        selective_peak_scores,
-        spectral_metrics,
-    )
-
-    # the validation set's own risk-coverage curve, so a missed target can be read
-    vm = model.predict_members([structures[i] for i in cal])
-    v_mean, v_std = vm.mean(axis=0), vm.std(axis=0)
-    v_m = spectral_metrics(energy, Y[cal], v_mean, tolerance=1.0, prominence=0.05)
-    s = selective_peak_scores(v_m, relative_std(v_mean, v_std))
-    print(f"validation ({len(cal)} sites), kept by relative std: " + ", ".join(
-        f"{100 * c:.0f}%: {100 * p:.1f}/{100 * r:.1f}" for c, p, r in
-        zip(s.coverage, s.precision, s.fraction_within, strict=True)))
-    for target in (0.9, 0.95):
-        t = calibrate_peak_trust(model, [structures[i] for i in cal], Y[cal], target,
-                                 energy=energy)
-        head = (f"calibrated for {100 * target:.0f} % on {len(cal)} validation sites "
-                f"({len(set(molecule[cal]))} molecules): ")
-        if t.threshold is None:
-            print(head + "no threshold met the target")
-            continue
-        keep = relative_std(pred, std) <= t.threshold
-        m = spectral_metrics(energy, Y[te][keep], pred[keep], tolerance=1.0, prominence=0.05)
-        lo, hi = peak_score_interval(m, molecule[te][keep])["precision"]
-        print(head + f"validation coverage {100 * t.coverage:.0f}% at "
-              f"{100 * t.precision:.1f}%; test: kept {keep.sum()}/{len(te)} sites "
-              f"({100 * keep.mean():.0f}%), precision {100 * m.precision:.1f}% "
-              f"[{100 * lo:.1f}-{100 * hi:.1f}%], peaks<=1eV {100 * m.fraction_within:.1f}%")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,104 @@
+"""Shared benchmark report: is an ensemble's trust flag right on unseen structures?
+
+Used by :mod:`benchmarks.qm9_forward` and :mod:`benchmarks.cu_forward`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def print_selective(energy: np.ndarray, rows: dict, member_pred: np.ndarray,
+                    pred: np.ndarray, std: np.ndarray) -> None:
+    """Risk-coverage: peak scores on the spectra the ensemble is surest of.
+
+    ``rows`` maps a row name to its :func:`~xasml.learn.spectral_metrics` on the
+    test set; the ``GNN`` row and every ``nearest K`` row are ranked.
+    """
+    from xasml.learn import peak_position_spread, relative_std, selective_peak_scores
+
+    signals = {
+        "peak spread": peak_position_spread(energy, member_pred),  # eV
+        "relative std": relative_std(pred, std),
+    }
+    print("kept the most trusted test spectra (coverage): precision / peaks<=1eV")
+    for sig, u in signals.items():
+        for name in (n for n in rows if n == "GNN" or n.startswith("nearest")):
+            s = selective_peak_scores(rows[name], u)
+            print(f"  by {sig:12} {name:10} " + ", ".join(
+                f"{100 * c:.0f}%: {100 * p:.1f}/{100 * r:.1f}" for c, p, r in
+                zip(s.coverage, s.precision, s.fraction_within, strict=True)))
+
+
+def print_calibrated(model, energy: np.ndarray, cal_structures: Sequence, y_cal: np.ndarray,
+                     cal_groups: np.ndarray, y_test: np.ndarray, test_groups: np.ndarray,
+                     pred: np.ndarray, std: np.ndarray,
+                     targets: Sequence[float] = (0.9, 0.95), unit: str = "molecules"
+                     ) -> list[dict]:
+    """Choose the trust threshold on held-out structures, score it on the test set.
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`~xasml.learn.StructureSpectrumRegressor` with ``n_models >= 2``.
+    energy
+        The grid in eV, shape ``(n_energy,)``.
+    cal_structures, y_cal, cal_groups
+        Calibration structures (or graphs), their spectra ``(n_cal, n_energy)`` and the
+        molecule/material of each (shares no group with training or test).
+    y_test, test_groups
+        Test spectra ``(n_test, n_energy)`` and their groups (bootstrap unit).
+    pred, std
+        The ensemble's mean and std on the test structures, ``(n_test, n_energy)``.
+    targets
+        Peak precisions to calibrate for.
+
+    Returns
+    -------
+    list of dict
+        Per target: the calibration's threshold/coverage/precision and the test's
+        kept fraction, precision and its 95 % interval.
+    """
+    from xasml.learn import (
+        calibrate_peak_trust,
+        peak_score_interval,
+        relative_std,
+        selective_peak_scores,
+        spectral_metrics,
+    )
+
+    # the calibration set's own risk-coverage curve, so a missed target can be read
+    vm = model.predict_members(cal_structures)
+    v_mean, v_std = vm.mean(axis=0), vm.std(axis=0)
+    v_m = spectral_metrics(energy, y_cal, v_mean, tolerance=1.0, prominence=0.05)
+    s = selective_peak_scores(v_m, relative_std(v_mean, v_std))
+    n_cal, n_te = len(y_cal), len(y_test)
+    print(f"calibration set ({n_cal} sites), kept by relative std: precision / peaks<=1eV: "
+          + ", ".join(f"{100 * c:.0f}%: {100 * p:.1f}/{100 * r:.1f}" for c, p, r in
+                      zip(s.coverage, s.precision, s.fraction_within, strict=True)))
+    out = []
+    for target in targets:
+        t = calibrate_peak_trust(model, cal_structures, y_cal, target, energy=energy)
+        head = (f"calibrated for {100 * target:.0f} % on {n_cal} held-out sites "
+                f"({len(set(cal_groups))} {unit}): ")
+        row: dict = {"target": target, "calibration": t.to_dict()}
+        out.append(row)
+        if t.threshold is None:
+            print(head + "no threshold met the target")
+            continue
+        keep = relative_std(pred, std) <= t.threshold
+        row["test_kept"] = float(keep.mean())
+        if not keep.any():
+            print(head + f"validation coverage {100 * t.coverage:.0f}%; test: nothing kept")
+            continue
+        m = spectral_metrics(energy, y_test[keep], pred[keep], tolerance=1.0, prominence=0.05)
+        lo, hi = peak_score_interval(m, test_groups[keep])["precision"]
+        row.update(test_precision=m.precision, test_precision_95ci=[lo, hi],
+                   test_peaks_within_1ev=m.fraction_within)
+        print(head + f"coverage {100 * t.coverage:.0f}% at {100 * t.precision:.1f}%; "
+              f"test: kept {keep.sum()}/{n_te} sites ({100 * keep.mean():.0f}%), precision "
+              f"{100 * m.precision:.1f}% [{100 * lo:.1f}-{100 * hi:.1f}%], peaks<=1eV "
+              f"{100 * m.fraction_within:.1f}%")
+    return out
