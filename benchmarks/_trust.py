@@ -35,9 +35,13 @@ def print_selective(energy: np.ndarray, rows: dict, member_pred: np.ndarray,
 def print_calibrated(model, energy: np.ndarray, cal_structures: Sequence, y_cal: np.ndarray,
                      cal_groups: np.ndarray, y_test: np.ndarray, test_groups: np.ndarray,
                      pred: np.ndarray, std: np.ndarray,
-                     targets: Sequence[float] = (0.9, 0.95), unit: str = "molecules"
-                     ) -> list[dict]:
+                     targets: Sequence[float] = (0.9, 0.95), unit: str = "molecules") -> None:
     """Choose the trust threshold on held-out structures, score it on the test set.
+
+    The ensemble is run once on the calibration set; each target's threshold is
+    :func:`~xasml.learn.peak_trust_threshold` of those scores, which is what
+    :func:`~xasml.learn.calibrate_peak_trust` (and ``xasml train-forward
+    --calibrate-fraction``) computes.
 
     Parameters
     ----------
@@ -54,51 +58,40 @@ def print_calibrated(model, energy: np.ndarray, cal_structures: Sequence, y_cal:
         The ensemble's mean and std on the test structures, ``(n_test, n_energy)``.
     targets
         Peak precisions to calibrate for.
-
-    Returns
-    -------
-    list of dict
-        Per target: the calibration's threshold/coverage/precision and the test's
-        kept fraction, precision and its 95 % interval.
     """
     from xasml.learn import (
-        calibrate_peak_trust,
         peak_score_interval,
+        peak_trust_threshold,
         relative_std,
         selective_peak_scores,
         spectral_metrics,
     )
 
-    # the calibration set's own risk-coverage curve, so a missed target can be read
     vm = model.predict_members(cal_structures)
     v_mean, v_std = vm.mean(axis=0), vm.std(axis=0)
     v_m = spectral_metrics(energy, y_cal, v_mean, tolerance=1.0, prominence=0.05)
-    s = selective_peak_scores(v_m, relative_std(v_mean, v_std))
+    v_u = relative_std(v_mean, v_std)
+    # the calibration set's own risk-coverage curve, so a missed target can be read
+    s = selective_peak_scores(v_m, v_u)
     n_cal, n_te = len(y_cal), len(y_test)
     print(f"calibration set ({n_cal} sites), kept by relative std: precision / peaks<=1eV: "
           + ", ".join(f"{100 * c:.0f}%: {100 * p:.1f}/{100 * r:.1f}" for c, p, r in
                       zip(s.coverage, s.precision, s.fraction_within, strict=True)))
-    out = []
+    u_test = relative_std(pred, std)
     for target in targets:
-        t = calibrate_peak_trust(model, cal_structures, y_cal, target, energy=energy)
+        t = peak_trust_threshold(v_m, v_u, target)
         head = (f"calibrated for {100 * target:.0f} % on {n_cal} held-out sites "
                 f"({len(set(cal_groups))} {unit}): ")
-        row: dict = {"target": target, "calibration": t.to_dict()}
-        out.append(row)
         if t.threshold is None:
             print(head + "no threshold met the target")
             continue
-        keep = relative_std(pred, std) <= t.threshold
-        row["test_kept"] = float(keep.mean())
+        keep = u_test <= t.threshold
         if not keep.any():
-            print(head + f"validation coverage {100 * t.coverage:.0f}%; test: nothing kept")
+            print(head + f"coverage {100 * t.coverage:.0f}%; test: nothing kept")
             continue
         m = spectral_metrics(energy, y_test[keep], pred[keep], tolerance=1.0, prominence=0.05)
         lo, hi = peak_score_interval(m, test_groups[keep])["precision"]
-        row.update(test_precision=m.precision, test_precision_95ci=[lo, hi],
-                   test_peaks_within_1ev=m.fraction_within)
         print(head + f"coverage {100 * t.coverage:.0f}% at {100 * t.precision:.1f}%; "
               f"test: kept {keep.sum()}/{n_te} sites ({100 * keep.mean():.0f}%), precision "
               f"{100 * m.precision:.1f}% [{100 * lo:.1f}-{100 * hi:.1f}%], peaks<=1eV "
               f"{100 * m.fraction_within:.1f}%")
-    return out
