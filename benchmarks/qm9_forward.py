@@ -159,7 +159,7 @@ def main() -> None:
         return
 
     from xasml.learn import train_val_test_split
-    from xasml.learn.structure_data import load_structure_datasets
+    from xasml.learn.structure_data import load_structure_datasets, molecule_of
 
     t0 = time.perf_counter()
     # a draw still being built has parts but no consolidated store yet: left out
@@ -181,7 +181,7 @@ def main() -> None:
     Y = np.asarray(spectra.values, dtype=float)
     print("datasets: " + ", ".join(f"{p.name} ({int((spectra['dataset'] == str(p)).sum())} sites)"
                                    for p in paths))
-    molecule = np.array([s.label.split("#")[0] for s in structures])
+    molecule = np.array([molecule_of(s.label) for s in structures])
     print(f"{len(structures)} {args.element} sites of {len(set(molecule))} molecules, "
           f"{energy.size} energies ({energy[0]:.1f}-{energy[-1]:.1f} eV), "
           f"read in {time.perf_counter() - t0:.0f} s")

@@ -173,7 +173,7 @@ def test_feff_on_qm9_water_is_the_second_molecular_engine(tmp_path: Path, capsys
 
 def test_feff_needs_structures_or_qm9(tmp_path: Path, capsys) -> None:
     assert main(["simulate", "feff", "-e", "O", "-o", str(tmp_path / "x.zarr")]) == 1
-    assert "give structure files or QM9 molecules" in capsys.readouterr().err
+    assert "give structure files, QM9 molecules" in capsys.readouterr().err
 
 
 def test_feff_energy_grid_checked(tmp_path: Path, capsys) -> None:
@@ -181,3 +181,22 @@ def test_feff_energy_grid_checked(tmp_path: Path, capsys) -> None:
     assert main([*args, "--e-min", "10", "--e-max", "0"]) == 1
     assert "need --e-max > --e-min" in capsys.readouterr().err
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_feff_on_smiles_molecules_with_file_safe_names(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("feff10")
+    pytest.importorskip("rdkit")
+    from xasml.io import read
+
+    out = tmp_path / "n.zarr"
+    code = main(["simulate", "feff", "--smiles", "CC#N", "--smiles", "CC#N", "--element", "N",
+                 "-o", str(out), "--e-min", "-20", "--e-max", "30", *TINY])
+    assert code == 0, capsys.readouterr().err
+    da = read(out)
+    # "#" is not kept in file names, and a name is never used twice
+    assert [str(v) for v in da["label_name"].values] == ["CC_N", "CC_N-2"]
+    assert (tmp_path / "n.structures" / "CC_N.json").is_file()
+    # the nitrile N has one covalent neighbour, the C at MMFF94's 1.16 Å
+    assert list(da["label_cn"].values) == [1, 1]
+    assert da["label_mean_nn_distance"].values == pytest.approx([1.16, 1.16], abs=0.02)
+    assert np.isfinite(da.values).all()

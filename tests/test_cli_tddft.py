@@ -105,3 +105,30 @@ def test_cli_qm9_range_keeps_only_molecules_with_the_element(tmp_path, capsys):
     # QM9 1-7: CH4 NH3 H2O C2H2 HCN H2CO C2H6 -> water (3) and formaldehyde (6) have O.
     np.testing.assert_array_equal(ds["qm9_index"].values, [3, 6])
     assert list(ds["site"].values) == ["all", "all"] and (ds["n_sites"].values == 1).all()
+
+
+def test_cli_smiles_are_embedded_and_stored_as_their_geometry(tmp_path, capsys):
+    pytest.importorskip("rdkit")
+    from xasml.simulate import from_smiles
+
+    smi = tmp_path / "mols.smi"
+    smi.write_text("C=O formaldehyde\nC methane\nCCCO propanol\n")
+    out = tmp_path / "s.zarr"
+    argv = ["simulate", "tddft", "--element", "O", "--site", "per-site", "--basis", "6-31g",
+            "--shift", "14", "--out", str(out), "--workers", "0", "--no-progress",
+            "--smiles", "O", "--smiles-file", str(smi), "--max-heavy", "2"]
+    with pytest.warns(UserWarning, match="1 molecule"):  # methane: no O
+        assert main(argv) == 0
+    capsys.readouterr()
+    ds = xr.open_zarr(out).load()
+    # propanol (4 heavy atoms) is over --max-heavy; the names come from the file
+    assert list(ds["molecule"].values) == ["O", "formaldehyde"]
+    # the stored geometry is RDKit's embedding, and the spectrum that of the engine on it
+    water = from_smiles("O")
+    assert parse_xyz(str(ds["xyz"].values[0])).coords == pytest.approx(water.coords, abs=1e-7)
+    ref = TDDFTEngine(**SETTINGS).simulate({"xyz": water.to_xyz(), "element": "O", "site": 0})
+    np.testing.assert_allclose(ds["intensity"].values[0], ref.values, rtol=1e-6, atol=1e-8)
+
+    argv[argv.index("--smiles") + 1] = "C1CC"
+    assert main(argv) == 1
+    assert "--smiles: cannot parse SMILES 'C1CC'" in capsys.readouterr().err

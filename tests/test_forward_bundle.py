@@ -159,6 +159,46 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     assert "--nearest: the bundle holds 3 training spectra; found 4" in capsys.readouterr().err
 
 
+def test_forward_cli_takes_smiles_as_their_embedded_geometry(tmp_path, capsys):
+    pytest.importorskip("rdkit")
+    from xasml.learn.structure_data import molecule_of
+    from xasml.simulate import from_smiles
+
+    s, y = _toy(4)
+    model = StructureSpectrumRegressor(n_models=2, max_epochs=2, hidden_channels=8, n_rbf=4,
+                                       random_state=0, device="cpu").fit(s, y)
+    bundle = save_bundle(model, tmp_path / "o.bundle", energy=model.energy_,
+                         extras={"element": "O"})
+    smi = tmp_path / "screen.smi"
+    smi.write_text("OCCO glycol\nCC#CO\n")
+    out = tmp_path / "pred.nc"
+    assert main(["forward", str(bundle), str(smi), "--smiles", "CCO", "--out", str(out)]) == 0
+    assert "4 predicted spectra" in capsys.readouterr().out
+    with xr.open_dataset(out, engine="h5netcdf") as f:
+        pred = f.load()
+    # one sample per O atom; a SMILES with '#' stays one molecule
+    labels = list(pred["label"].values)
+    assert labels == ["glycol#0", "glycol#3", "CC#CO#3", "CCO#2"]
+    assert [molecule_of(lab) for lab in labels] == ["glycol", "glycol", "CC#CO", "CCO"]
+    # a SMILES predicts exactly what an xyz file of its embedding predicts
+    xyz = tmp_path / "ethanol.xyz"
+    xyz.write_text(from_smiles("CCO").to_xyz())
+    assert main(["forward", str(bundle), str(xyz), "--out", str(tmp_path / "x.nc")]) == 0
+    with xr.open_dataset(tmp_path / "x.nc", engine="h5netcdf") as f:
+        np.testing.assert_allclose(f["intensity"].values[0], pred["intensity"].values[3],
+                                   rtol=1e-6, atol=1e-9)
+    capsys.readouterr()
+    assert main(["forward", str(bundle), "--smiles", "CC", "--out", str(out)]) == 2
+    assert "'CC' has no 'O' atom to absorb" in capsys.readouterr().err
+    assert main(["forward", str(bundle), "--smiles", "C1C", "--out", str(out)]) == 2
+    assert "cannot parse SMILES 'C1C'" in capsys.readouterr().err
+    smi.write_text("CC ethane\n")
+    assert main(["forward", str(bundle), str(smi), "--out", str(out)]) == 1
+    assert "screen.smi: none of its 1 molecules has a 'O' atom" in capsys.readouterr().err
+    assert main(["forward", str(bundle), "--out", str(out)]) == 2
+    assert "give structure files or --smiles" in capsys.readouterr().err
+
+
 def _tddft_campaign(tmp_path, name, molecules, basis="6-31g"):
     argv = ["simulate", "tddft", "--element", "O", "--site", "per-site", "--basis", basis,
             "--shift", "14", "--out", str(tmp_path / name), "--workers", "0", "--no-progress"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from xasml.simulate.molecules import (
     parse_xyz,
     qm9_molecule,
     qm9_molecules,
+    read_smiles_file,
     read_xyz,
 )
 
@@ -132,12 +134,62 @@ def test_iter_qm9_filters():
     assert 2 in idx and 3 not in idx  # NH3 in, H2O out
 
 
-def test_smiles_needs_rdkit():
-    if importlib.util.find_spec("rdkit") is not None:
-        mol = from_smiles("C=O")
-        assert sorted(mol.symbols) == ["C", "H", "H", "O"]
-        with pytest.raises(ParameterError):
-            from_smiles("C1CC")
-    else:
-        with pytest.raises(EngineError, match="pip install rdkit"):
-            from_smiles("C=O")
+needs_rdkit = pytest.mark.skipif(
+    importlib.util.find_spec("rdkit") is None, reason="RDKit is not installed"
+)
+
+
+def test_smiles_without_rdkit_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "rdkit", None)  # import rdkit now raises ImportError
+    with pytest.raises(EngineError, match="pip install rdkit"):
+        from_smiles("C=O")
+
+
+@needs_rdkit
+def test_smiles_geometry_known_answers():
+    h2co = from_smiles("C=O")
+    # heavy atoms in SMILES order, then the hydrogens; MMFF94's C=O is 1.22 Å
+    assert h2co.symbols == ("C", "O", "H", "H") and h2co.name == "C=O"
+    assert np.linalg.norm(h2co.coords[1] - h2co.coords[0]) == pytest.approx(1.22, abs=0.02)
+    assert h2co.meta["geometry"] == "mmff94" and h2co.charge == 0
+    water = from_smiles("O", name="water")
+    assert water.name == "water" and water.smiles == "O"
+    oh = water.coords[1:] - water.coords[0]
+    assert np.linalg.norm(oh, axis=1) == pytest.approx([0.97, 0.97], abs=0.02)
+    cos = oh[0] @ oh[1] / np.prod(np.linalg.norm(oh, axis=1))
+    assert np.degrees(np.arccos(cos)) == pytest.approx(104, abs=3)
+    assert from_smiles("[NH4+]").charge == 1
+    # the same SMILES and seed give the same geometry
+    np.testing.assert_array_equal(from_smiles("CCO").coords, from_smiles("CCO").coords)
+
+
+@needs_rdkit
+@pytest.mark.parametrize("text", ["C1CC", "", "Xx"])
+def test_smiles_errors_name_the_input(text):
+    with pytest.raises(ParameterError, match="cannot parse SMILES"):
+        from_smiles(text)
+
+
+@needs_rdkit
+def test_read_smiles_file_names_and_skips(tmp_path):
+    path = tmp_path / "mols.smi"
+    path.write_text("SMILES Name\nO water\n# a comment\n\nC=O\nCC#N  methyl cyanide\n")
+    mols = read_smiles_file(path)
+    assert [m.name for m in mols] == ["water", "C=O", "methyl cyanide"]
+    assert [m.smiles for m in mols] == ["O", "C=O", "CC#N"]
+    np.testing.assert_array_equal(mols[2].coords, from_smiles("CC#N").coords)
+
+
+@needs_rdkit
+@pytest.mark.parametrize(("text", "match", "line"), [
+    ("O\nC1CC ring\n", "cannot parse SMILES 'C1CC'", 2),
+    ("# only a comment\n\n", "no SMILES found", None),
+])
+def test_read_smiles_file_errors_name_file_and_line(tmp_path, text, match, line):
+    path = tmp_path / "bad.smi"
+    path.write_text(text)
+    with pytest.raises(FormatError, match=match) as info:
+        read_smiles_file(path)
+    assert info.value.line == line and "bad.smi" in str(info.value)
+    with pytest.raises(FormatError, match="cannot read"):
+        read_smiles_file(tmp_path / "absent.smi")

@@ -54,7 +54,7 @@ def train_forward_cmd(
 
     from ..learn import StructureSpectrumRegressor, calibrate_peak_trust, train_val_test_split
     from ..learn.bundle import hash_training_data, save_bundle
-    from ..learn.structure_data import load_structure_datasets
+    from ..learn.structure_data import load_structure_datasets, molecule_of
 
     if not 0 <= calibrate_fraction <= 0.5:
         raise typer.BadParameter(f"must be in [0, 0.5]; found {calibrate_fraction}",
@@ -68,7 +68,7 @@ def train_forward_cmd(
     structures, spectra = load_structure_datasets(datasets)
     held: np.ndarray | None = None
     if calibrate_fraction:
-        molecule = np.array([s.label.split("#")[0] for s in structures])
+        molecule = np.array([molecule_of(s.label) for s in structures])
         if np.unique(molecule).size < 2:
             raise typer.BadParameter("calibration needs at least two molecules; found "
                                      f"{np.unique(molecule).size}",
@@ -102,7 +102,7 @@ def train_forward_cmd(
                                      target_precision)
         extras["peak_trust"] = {"signal": "relative_std", **trust.to_dict(),
                                 "n_calibration_molecules": len(set(
-                                    s.label.split("#")[0] for s in structures_cal))}
+                                    molecule_of(s.label) for s in structures_cal))}
     save_bundle(
         model,
         out,
@@ -129,8 +129,11 @@ def train_forward_cmd(
 def forward_cmd(
     bundle: Path = typer.Argument(..., help="Bundle from xasml train-forward."),
     structures: list[Path] = typer.Argument(
-        ..., help="xyz, CIF, POSCAR or pymatgen JSON files, or FEFF inputs (feff.inp)."),
+        None, help="xyz, SMILES (.smi), CIF, POSCAR or pymatgen JSON files, or FEFF inputs "
+                   "(feff.inp)."),
     out: Path = typer.Option(..., "--out", "-o", help="netCDF file for the spectra."),
+    smiles: list[str] = typer.Option(
+        [], "--smiles", help="SMILES of a molecule, embedded in 3-D with RDKit; repeatable."),
     element: str = typer.Option(None, "--element", help="Absorbing element of xyz and "
                                 "crystal files (default: the bundle's)."),
     nearest: int = typer.Option(0, "--nearest", min=0,
@@ -148,7 +151,8 @@ def forward_cmd(
     smallest ``relative_std`` had 96 % of predicted peaks within 1 eV). A bundle
     trained with ``--calibrate-fraction`` adds ``peak_trusted`` (sample, bool):
     ``relative_std`` at or below the threshold chosen on held-out molecules.
-    Every atom of the element in an xyz molecule is one sample, every
+    Every atom of the element in an xyz molecule or a SMILES (``--smiles``, or
+    a ``.smi`` file with one SMILES and an optional name per line) is one sample, every
     inequivalent site of it in a crystal file (CIF, POSCAR, pymatgen JSON) one
     sample, the atoms within 10 Å of it; a feff.inp is its absorber. With
     ``--nearest K`` also ``intensity_nearest`` (the mean of the K training
@@ -156,23 +160,40 @@ def forward_cmd(
     (their labels and RMS distances to the prediction), dims ``(sample, neighbour)``.
 
     Example: xasml forward qm9-o-forward.bundle water.xyz methanol.xyz --out pred.nc
+
+    Example: xasml forward qm9-o-forward.bundle screen.smi --smiles CCO --out pred.nc
     """
     import os
 
     import numpy as np
     import xarray as xr
 
-    from ..errors import ModelError
+    from ..errors import ModelError, XasmlError
     from ..io.store import _remove, _temp_sibling
     from ..learn import StructureSpectrumRegressor, peak_position_spread, relative_std
     from ..learn.bundle import load_bundle
-    from ..learn.structure_data import read_structure_file
+    from ..learn.structure_data import molecule_structures, read_structure_file
+    from ..simulate.molecules import from_smiles
 
     b = load_bundle(bundle)
     if not isinstance(b.model, StructureSpectrumRegressor):
         raise ModelError(f"{bundle} holds a {type(b.model).__name__}, not a forward model")
     el = element or b.manifest.extras.get("element") or None
-    items = [s for path in structures for s in read_structure_file(path, element=el)]
+    if not structures and not smiles:
+        raise typer.BadParameter("give structure files or --smiles", param_hint="STRUCTURES")
+    items = [s for path in structures or [] for s in read_structure_file(path, element=el)]
+    for text in smiles:
+        if el is None:
+            raise typer.BadParameter("give the absorbing element of the SMILES",
+                                     param_hint="--element")
+        try:
+            mol = from_smiles(text)
+        except XasmlError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--smiles") from None
+        if not mol.sites(el):
+            raise typer.BadParameter(f"{text!r} has no {el!r} atom to absorb",
+                                     param_hint="--smiles")
+        items += molecule_structures(mol, el)
     members = b.model.predict_members(items)  # once: mean, std and the peak spread
     mean, std = b.model.predict_spectra(items, members=members)
     ds = xr.Dataset({"intensity": mean, "intensity_std": std})

@@ -241,10 +241,21 @@ def analytic(
     )
 
 
-def _molecules(qm9: list[str], xyz: list[Path], element: str, max_heavy: int | None) -> list[Any]:
-    """Molecules from QM9 specs (``START:STOP`` half-open, or ``i,j,k``) and xyz files."""
+def _molecules(
+    qm9: list[str],
+    xyz: list[Path],
+    element: str,
+    max_heavy: int | None,
+    smiles: list[str] | None = None,
+    smiles_files: list[Path] | None = None,
+) -> list[Any]:
+    """Molecules from QM9 specs (``START:STOP`` half-open, or ``i,j,k``), xyz files and SMILES.
+
+    SMILES (given, or one per line of a ``.smi`` file) are embedded in 3-D with
+    RDKit; their geometry is stored in the campaign as xyz text.
+    """
     from ..errors import ParameterError
-    from ..simulate import iter_qm9, qm9_molecules, read_xyz
+    from ..simulate import from_smiles, iter_qm9, qm9_molecules, read_smiles_file, read_xyz
 
     mols: list[Any] = []
     for spec in qm9:
@@ -254,19 +265,35 @@ def _molecules(qm9: list[str], xyz: list[Path], element: str, max_heavy: int | N
                 start, stop = int(lo), int(hi)
                 mols.extend(iter_qm9((element,), start=start, stop=stop, max_heavy=max_heavy))
             else:
-                for mol in qm9_molecules([int(item) for item in spec.split(",")]):
-                    heavy = sum(s != "H" for s in mol.symbols)
-                    if max_heavy is None or heavy <= max_heavy:
-                        mols.append(mol)
+                mols.extend(qm9_molecules([int(item) for item in spec.split(",")]))
         except ValueError:
             raise ParameterError(
                 f"--qm9 takes START:STOP (QM9 indices, stop excluded) or a comma list of "
                 f"indices; found {spec!r}"
             ) from None
     mols.extend(read_xyz(path) for path in xyz)
+    for text in smiles or []:
+        try:
+            mols.append(from_smiles(text))
+        except ParameterError as exc:
+            raise ParameterError(f"--smiles: {exc}") from None
+    for path in smiles_files or []:
+        mols.extend(read_smiles_file(path))
+    if max_heavy is not None:
+        mols = [m for m in mols if sum(s != "H" for s in m.symbols) <= max_heavy]
     if not mols:
-        raise ParameterError("give molecules with --qm9 START:STOP or --xyz FILE")
+        raise ParameterError("give molecules with --qm9 START:STOP, --xyz FILE, --smiles SMILES "
+                             "or --smiles-file FILE.smi" + (
+                                 f" (none has at most {max_heavy} heavy atoms)"
+                                 if max_heavy is not None else ""))
     return mols
+
+
+_SMILES = typer.Option(
+    [], "--smiles", help="SMILES of a molecule, embedded in 3-D with RDKit; repeatable.")
+_SMILES_FILE = typer.Option(
+    [], "--smiles-file",
+    help="SMILES file: one SMILES per line, optionally followed by a name; repeatable.")
 
 
 @simulate_app.command("tddft")
@@ -275,6 +302,8 @@ def tddft(
         [], "--qm9", help="QM9 indices START:STOP (stop excluded) or i,j,k; repeatable."
     ),
     xyz: list[Path] = typer.Option([], "--xyz", help="xyz file of a molecule; repeatable."),
+    smiles: list[str] = _SMILES,
+    smiles_file: list[Path] = _SMILES_FILE,
     element: str = typer.Option(..., "--element", help="Absorbing element: O or N."),
     site: str = typer.Option(
         "all", "--site", help="'all': one summed spectrum per molecule; 'per-site': one per atom."
@@ -304,6 +333,8 @@ def tddft(
 
     Example: xasml simulate tddft --qm9 1:51 --element O --site per-site
     --out qm9-o.zarr --workers 2
+
+    Example: xasml simulate tddft --smiles CCO --smiles-file mols.smi --element O --out o.zarr
     """
     from ..errors import ParameterError
     from ..simulate import molecule_design
@@ -311,7 +342,7 @@ def tddft(
     if site not in ("all", "per-site"):
         raise ParameterError(f"--site must be 'all' or 'per-site'; found {site!r}")
     design = molecule_design(
-        _molecules(qm9, xyz, element, max_heavy),
+        _molecules(qm9, xyz, element, max_heavy, smiles, smiles_file),
         element,
         sites=site,  # type: ignore[arg-type]
     )

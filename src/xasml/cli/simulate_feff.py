@@ -11,7 +11,18 @@ from typing import Any
 
 import typer
 
-from .simulate import _BATCH, _OUT, _PROGRESS, _SCHED, _WORKERS, _launch, simulate_app
+from .simulate import (
+    _BATCH,
+    _OUT,
+    _PROGRESS,
+    _SCHED,
+    _SMILES,
+    _SMILES_FILE,
+    _WORKERS,
+    _launch,
+    _molecules,
+    simulate_app,
+)
 
 # ----------------------------------------------------------------------------- FEFF
 
@@ -95,6 +106,8 @@ def feff(
     element: str = typer.Option(..., "--element", "-e", help="Absorbing element, e.g. Fe."),
     qm9: list[str] = typer.Option(
         [], "--qm9", help="QM9 molecules: START:STOP (stop excluded) or i,j,k; repeatable."),
+    smiles: list[str] = _SMILES,
+    smiles_file: list[Path] = _SMILES_FILE,
     charge: float = typer.Option(0.0, "--charge", help="Total charge of xyz molecules."),
     scf_radius: float = _SCF_RADIUS,
     fms_radius: float = _FMS_RADIUS,
@@ -115,7 +128,8 @@ def feff(
     is reported by name and skipped; failed sites are named and the rest of
     the campaign goes on (exit status 1 when anything failed).
 
-    QM9 molecules (--qm9) are computed whole, as the cluster, one spectrum per
+    QM9 molecules (--qm9) and SMILES (--smiles, --smiles-file; embedded in 3-D
+    with RDKit) are computed whole, as the cluster, one spectrum per
     inequivalent absorbing atom: the second engine beside CVS-TDDFT. FEFF puts
     the O edge of molecules ~13 eV below O's tabulated K edge: give --e-min -20.
 
@@ -128,8 +142,9 @@ def feff(
 
     settings = _feff_settings(scf_radius, fms_radius, corehole, e_min, e_max, e_step)
     structures = list(structures or [])
-    if not structures and not qm9:
-        raise ParameterError("give structure files or QM9 molecules (--qm9 START:STOP or i,j,k)")
+    if not structures and not qm9 and not smiles and not smiles_file:
+        raise ParameterError("give structure files, QM9 molecules (--qm9 START:STOP or i,j,k) "
+                             "or SMILES (--smiles, --smiles-file)")
     entries, bad = [], 0
     for path in structures:
         try:
@@ -137,29 +152,39 @@ def feff(
         except XasmlError as exc:
             bad += 1
             print(f"xasml: error: {exc}", file=sys.stderr)
-    if qm9:
-        entries += _qm9_entries(qm9, element)
+    if qm9 or smiles or smiles_file:
+        entries += _molecule_entries(
+            _molecules(qm9, [], element, None, smiles, smiles_file), element)
     description = {"kind": "structures", "files": [str(p) for p in structures], "qm9": qm9,
-                   "element": element}
+                   "smiles": [*smiles, *map(str, smiles_file)], "element": element}
     _run_feff(entries, settings, description, out=out, scheduler=scheduler, workers=workers,
               batch_size=batch_size, progress=progress, n_bad_inputs=bad)
 
 
-def _qm9_entries(specs: list[str], element: str) -> list[Any]:
-    """Structure entries of QM9 molecules: each molecule is its own FEFF cluster."""
+def _molecule_entries(mols: list[Any], element: str) -> list[Any]:
+    """Structure entries of molecules: each molecule is its own FEFF cluster."""
+    import re
+
     from pymatgen.core import Molecule
 
     from ..simulate.structures import entry_from_structure
-    from .simulate import _molecules
 
-    out = []
-    for mol in _molecules(specs, [], element, None):
+    out, used = [], set()
+    for mol in mols:
         if element not in mol.symbols:
             continue  # a listed molecule without the absorber: nothing to compute
+        # entry names become file names: SMILES may hold '/', '\\', '#', '(' ...
+        base = re.sub(r"[^A-Za-z0-9._+-]", "_", mol.name.replace(":", "-")) or "molecule"
+        name, k = base, 1
+        while name in used:
+            k += 1
+            name = f"{base}-{k}"
+        used.add(name)
         obj = Molecule(list(mol.symbols), mol.coords, charge=mol.charge)
+        qm9_index = mol.meta.get("qm9_index")
         out.append(entry_from_structure(
-            obj, element, name=mol.name.replace(":", "-"), prototype="qm9",
-            settings={"qm9_index": mol.meta.get("qm9_index"), "smiles": mol.smiles}))
+            obj, element, name=name, prototype="qm9" if qm9_index is not None else "molecule",
+            settings={"qm9_index": qm9_index, "smiles": mol.smiles, "molecule": mol.name}))
     return out
 
 

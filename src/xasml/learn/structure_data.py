@@ -33,7 +33,13 @@ import xarray as xr
 from ..errors import FormatError, ParameterError, XasmlWarning
 from .graph import Structure
 
-__all__ = ["load_structure_dataset", "load_structure_datasets", "read_structure_file"]
+__all__ = [
+    "load_structure_dataset",
+    "load_structure_datasets",
+    "molecule_of",
+    "molecule_structures",
+    "read_structure_file",
+]
 
 # Å around a crystal site: past the forward model's default cluster_radius (8 Å)
 CRYSTAL_RADIUS = 10.0
@@ -141,11 +147,14 @@ def load_structure_datasets(
 
 
 def read_structure_file(path: str | Path, *, element: str | None = None) -> list[Structure]:
-    """Structures to predict from: a ``feff.inp``, an xyz molecule or a crystal file.
+    """Structures to predict from: a ``feff.inp``, an xyz molecule, SMILES or a crystal file.
 
     A ``feff.inp`` gives its absorber's cluster. An xyz molecule gives one
     structure per atom of ``element``, labelled ``"<file stem>#<atom>"``; so
-    does a molecule in pymatgen JSON. A crystal (CIF, POSCAR, pymatgen JSON,
+    does a molecule in pymatgen JSON. A SMILES file (``.smi``, see
+    :func:`~xasml.simulate.read_smiles_file`) gives those of each of its
+    molecules (embedded in 3-D with RDKit), labelled ``"<name>#<atom>"``;
+    molecules without ``element`` are left out. A crystal (CIF, POSCAR, pymatgen JSON,
     anything :func:`~xasml.simulate.structures.read_structure` reads) gives
     one structure per symmetry-inequivalent ``element`` site: the atoms within
     10 Å of it, as a FEFF campaign's training data were read. ``element`` is
@@ -161,13 +170,17 @@ def read_structure_file(path: str | Path, *, element: str | None = None) -> list
         raise ParameterError(f"{p}: give the absorbing element for a structure file")
     if p.suffix.lower() == ".xyz":
         mol = read_xyz(p)
-        sites = mol.sites(element)
-        if not sites:
+        if not mol.sites(element):
             raise FormatError(p, f"the molecule has no {element!r} atom to absorb")
-        return [
-            Structure.from_symbols(mol.symbols, mol.coords, absorber=i, label=f"{p.stem}#{i}")
-            for i in sites
-        ]
+        return molecule_structures(mol, element, name=p.stem)
+    if p.suffix.lower() == ".smi":
+        from ..simulate.molecules import read_smiles_file
+
+        mols = read_smiles_file(p)
+        out = [s for mol in mols for s in molecule_structures(mol, element)]
+        if not out:
+            raise FormatError(p, f"none of its {len(mols)} molecules has a {element!r} atom")
+        return out
     from ..simulate.structures import equivalent_sites, read_structure
 
     obj = read_structure(p)
@@ -178,6 +191,27 @@ def read_structure_file(path: str | Path, *, element: str | None = None) -> list
     if not sites:
         raise FormatError(p, f"the structure has no {element!r} atom to absorb")
     return [_site_cluster(obj, i, f"{p.stem}#{i}") for i in sites]
+
+
+def molecule_structures(mol: Any, element: str, *, name: str | None = None) -> list[Structure]:
+    """One absorber-centred structure per ``element`` atom of a :class:`~xasml.simulate.Molecule`.
+
+    Labelled ``"<name>#<atom index>"`` (``name`` defaults to the molecule's);
+    :func:`molecule_of` recovers ``name``. Empty when the molecule has no
+    ``element`` atom.
+    """
+    name = mol.name if name is None else name
+    return [Structure.from_symbols(mol.symbols, mol.coords, absorber=i, label=f"{name}#{i}")
+            for i in mol.sites(element)]
+
+
+def molecule_of(label: str) -> str:
+    """The molecule of a site label ``"<molecule>#<atom>"``.
+
+    Split at the last ``#``: a SMILES name may hold ``#`` itself (a triple bond).
+    A label without ``#`` is its own molecule.
+    """
+    return str(label).rsplit("#", 1)[0]
 
 
 def _from_campaign(path: Path) -> tuple[list[Structure], xr.DataArray]:

@@ -19,6 +19,7 @@ from .molecules import (
     parse_xyz,
     qm9_molecule,
     qm9_molecules,
+    read_smiles_file,
     read_xyz,
 )
 from .structures import absorber_labels, oxide_prototypes, read_structure
@@ -51,6 +52,7 @@ __all__ = [
     "parse_xyz",
     "qm9_molecule",
     "qm9_molecules",
+    "read_smiles_file",
     "read_structure",
     "read_xyz",
     "run_campaign",

@@ -34,6 +34,7 @@ __all__ = [
     "qm9_molecules",
     "iter_qm9",
     "from_smiles",
+    "read_smiles_file",
     "QM9_SIZE",
 ]
 
@@ -330,8 +331,25 @@ def iter_qm9(
                 yield mol
 
 
-def from_smiles(smiles: str, *, seed: int = 0) -> Molecule:
-    """Embed a SMILES string in 3-D with RDKit (ETKDG, then MMFF94 relaxation).
+def from_smiles(smiles: str, *, seed: int = 0, name: str | None = None) -> Molecule:
+    """Embed a SMILES string in 3-D with RDKit (ETKDG v3, then MMFF94 relaxation).
+
+    Parameters
+    ----------
+    smiles
+        The molecule; hydrogens are added.
+    seed
+        Seed of the embedding: the same SMILES, seed and RDKit version give the
+        same geometry.
+    name
+        Name of the molecule (default: ``smiles``).
+
+    Returns
+    -------
+    Molecule
+        Heavy atoms in SMILES order, then the hydrogens; coordinates in Å;
+        ``meta["geometry"]`` names the force field that relaxed it (``"mmff94"``,
+        or ``"uff"`` where MMFF94 has no parameters).
 
     Raises
     ------
@@ -341,19 +359,68 @@ def from_smiles(smiles: str, *, seed: int = 0) -> Molecule:
         The SMILES cannot be parsed or embedded.
     """
     try:
-        from rdkit import Chem
-        from rdkit.Chem import AllChem
+        from rdkit import Chem, rdBase
+        from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
     except ImportError:
         raise EngineError(
-            "SMILES input needs RDKit, which is not installed: pip install rdkit"
+            "SMILES input needs RDKit, which is not installed: pip install rdkit "
+            "(or 'xasml[molecules]')"
         ) from None
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        raise ParameterError(f"cannot parse SMILES {smiles!r}")
-    mol = Chem.AddHs(mol)
-    if AllChem.EmbedMolecule(mol, randomSeed=seed) != 0:
-        raise ParameterError(f"RDKit could not embed SMILES {smiles!r} in 3-D")
-    AllChem.MMFFOptimizeMolecule(mol)
+    text = str(smiles).strip()
+    with rdBase.BlockLogs():  # RDKit's own stderr messages; ours name the input
+        mol = Chem.MolFromSmiles(text) if text else None
+        if mol is None:
+            raise ParameterError(f"cannot parse SMILES {text!r}")
+        mol = Chem.AddHs(mol)
+        params: Any = rdDistGeom.ETKDGv3()  # (rdkit's stubs type its fields wrongly)
+        params.randomSeed = int(seed)
+        if rdDistGeom.EmbedMolecule(mol, params) != 0:
+            # strained or large rings: random starting coordinates embed most of the rest
+            params.useRandomCoords = True
+            if rdDistGeom.EmbedMolecule(mol, params) != 0:
+                raise ParameterError(f"RDKit could not embed SMILES {text!r} in 3-D")
+        if rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
+            rdForceFieldHelpers.MMFFOptimizeMolecule(mol, maxIters=2000)
+            field_name = "mmff94"
+        else:
+            rdForceFieldHelpers.UFFOptimizeMolecule(mol, maxIters=2000)
+            field_name = "uff"
     pos = mol.GetConformer().GetPositions()
     symbols = tuple(a.GetSymbol() for a in mol.GetAtoms())
-    return Molecule(symbols, pos, Chem.GetFormalCharge(mol), smiles, smiles)
+    return Molecule(symbols, pos, Chem.GetFormalCharge(mol), name or text, text,
+                    {"geometry": field_name, "seed": int(seed)})
+
+
+def read_smiles_file(path: str | Path, *, seed: int = 0) -> list[Molecule]:
+    """Molecules of a SMILES file (``.smi``), each embedded with :func:`from_smiles`.
+
+    One molecule per line: a SMILES, then optionally whitespace and a name
+    (default: the SMILES). Blank lines, lines starting with ``#``
+    and a header line whose first word is ``smiles`` are skipped.
+
+    Raises
+    ------
+    FormatError
+        The file cannot be read, holds no SMILES, or a line's SMILES cannot be
+        parsed or embedded (file and line named).
+    EngineError
+        RDKit is not installed.
+    """
+    p = Path(path)
+    try:
+        lines = p.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(p, f"cannot read SMILES file: {exc}") from None
+    mols: list[Molecule] = []
+    for k, line in enumerate(lines, start=1):
+        parts = line.split(maxsplit=1)
+        if not parts or parts[0].startswith("#") or (k == 1 and parts[0].lower() == "smiles"):
+            continue
+        name = parts[1].strip() if len(parts) > 1 else None
+        try:
+            mols.append(from_smiles(parts[0], seed=seed, name=name))
+        except ParameterError as exc:
+            raise FormatError(p, str(exc), line=k) from None
+    if not mols:
+        raise FormatError(p, "no SMILES found; expected one per line, 'SMILES [name]'")
+    return mols
