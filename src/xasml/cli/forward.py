@@ -150,7 +150,9 @@ def forward_cmd(
     trusted (on the QM9 FEFF-SCF benchmark, the half of the molecules with the
     smallest ``relative_std`` had 96 % of predicted peaks within 1 eV). A bundle
     trained with ``--calibrate-fraction`` adds ``peak_trusted`` (sample, bool):
-    ``relative_std`` at or below the threshold chosen on held-out molecules.
+    ``relative_std`` at or below the threshold chosen on held-out molecules
+    (it held on unseen QM9 molecules for FEFF-SCF spectra; on CVS-TDDFT spectra it
+    over-promised by 6-11 points of precision: see the README's benchmarks).
     Every atom of the element in an xyz molecule or a SMILES (``--smiles``, or
     a ``.smi`` file with one SMILES and an optional name per line) is one sample, every
     inequivalent site of it in a crystal file (CIF, POSCAR, pymatgen JSON) one
