@@ -191,5 +191,8 @@ def test_read_smiles_file_errors_name_file_and_line(tmp_path, text, match, line)
     with pytest.raises(FormatError, match=match) as info:
         read_smiles_file(path)
     assert info.value.line == line and "bad.smi" in str(info.value)
-    with pytest.raises(FormatError, match="cannot read"):
+
+
+def test_read_smiles_file_missing(tmp_path):
+    with pytest.raises(FormatError, match="cannot read SMILES file"):
         read_smiles_file(tmp_path / "absent.smi")

@@ -170,7 +170,7 @@ def forward_cmd(
     import numpy as np
     import xarray as xr
 
-    from ..errors import ModelError, XasmlError
+    from ..errors import ModelError, ParameterError
     from ..io.store import _remove, _temp_sibling
     from ..learn import StructureSpectrumRegressor, peak_position_spread, relative_std
     from ..learn.bundle import load_bundle
@@ -184,18 +184,18 @@ def forward_cmd(
     if not structures and not smiles:
         raise typer.BadParameter("give structure files or --smiles", param_hint="STRUCTURES")
     items = [s for path in structures or [] for s in read_structure_file(path, element=el)]
+    if smiles and el is None:
+        raise typer.BadParameter("give the absorbing element of the SMILES",
+                                 param_hint="--element")
     for text in smiles:
-        if el is None:
-            raise typer.BadParameter("give the absorbing element of the SMILES",
-                                     param_hint="--element")
         try:
             mol = from_smiles(text)
-        except XasmlError as exc:
+        except ParameterError as exc:
             raise typer.BadParameter(str(exc), param_hint="--smiles") from None
-        if not mol.sites(el):
+        if not mol.sites(str(el)):
             raise typer.BadParameter(f"{text!r} has no {el!r} atom to absorb",
                                      param_hint="--smiles")
-        items += molecule_structures(mol, el)
+        items += molecule_structures(mol, str(el))
     members = b.model.predict_members(items)  # once: mean, std and the peak spread
     mean, std = b.model.predict_spectra(items, members=members)
     ds = xr.Dataset({"intensity": mean, "intensity_std": std})

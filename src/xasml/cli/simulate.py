@@ -263,7 +263,7 @@ def _molecules(
         try:
             if sep:
                 start, stop = int(lo), int(hi)
-                mols.extend(iter_qm9((element,), start=start, stop=stop, max_heavy=max_heavy))
+                mols.extend(iter_qm9((element,), start=start, stop=stop))
             else:
                 mols.extend(qm9_molecules([int(item) for item in spec.split(",")]))
         except ValueError:
