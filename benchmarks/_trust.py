@@ -95,3 +95,64 @@ def print_calibrated(model, energy: np.ndarray, cal_structures: Sequence, y_cal:
               f"test: kept {keep.sum()}/{n_te} sites ({100 * keep.mean():.0f}%), precision "
               f"{100 * m.precision:.1f}% [{100 * lo:.1f}-{100 * hi:.1f}%], peaks<=1eV "
               f"{100 * m.fraction_within:.1f}%")
+
+
+def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.ndarray,
+                            cal_groups: np.ndarray, y_test: np.ndarray, test_groups: np.ndarray,
+                            pred: np.ndarray, targets: Sequence[float] = (0.9, 0.95),
+                            unit: str = "molecules") -> None:
+    """Per predicted peak: the relative-height threshold set on held-out structures, on test.
+
+    The threshold is :func:`~xasml.learn.peak_height_threshold` of the
+    calibration predictions (what :func:`~xasml.learn.calibrate_peak_heights`
+    and ``xasml train-forward --calibrate-fraction`` compute); on the test set
+    the peaks at or above it are scored, with a bootstrap interval over groups.
+
+    Parameters
+    ----------
+    energy
+        The grid in eV, shape ``(n_energy,)``.
+    y_cal, cal_pred, cal_groups
+        Calibration truth and predictions ``(n_cal, n_energy)`` and groups.
+    y_test, test_groups, pred
+        Test truth ``(n_test, n_energy)``, groups and predictions.
+    targets
+        Peak precisions to calibrate for.
+    """
+    import dataclasses
+
+    from xasml.learn import (
+        find_predicted_peaks,
+        peak_height_threshold,
+        peak_hits,
+        peak_score_interval,
+        spectral_metrics,
+    )
+
+    v_pk = find_predicted_peaks(energy, cal_pred)
+    v_hit, v_true = peak_hits(energy, y_cal, v_pk)
+    t_pk = find_predicted_peaks(energy, pred)
+    t_hit, t_true = peak_hits(energy, y_test, t_pk)
+    full = spectral_metrics(energy, y_test, pred, tolerance=1.0, prominence=0.05)
+    for target in targets:
+        t = peak_height_threshold(v_pk, v_hit, v_true, target)
+        head = (f"peaks by relative height, calibrated for {100 * target:.0f} % on "
+                f"{t.n_calibration} held-out sites ({len(set(cal_groups))} {unit}): ")
+        if t.threshold is None:
+            print(head + "no threshold met the target")
+            continue
+        keep = t_pk.relative_height >= t.threshold
+        # per test spectrum: true peaks, kept predicted peaks, kept hits
+        counts = np.stack([t_true,
+                           np.bincount(t_pk.spectrum[keep], minlength=len(y_test)),
+                           np.bincount(t_pk.spectrum[keep & t_hit], minlength=len(y_test))],
+                          axis=1)
+        lo, hi = peak_score_interval(dataclasses.replace(full, peak_counts=counts),
+                                     test_groups)["precision"]
+        n_keep = int(keep.sum())
+        prec = t_hit[keep].mean() if n_keep else float("nan")
+        print(head + f"height >= {t.threshold:.3f} kept {100 * t.coverage:.0f}% of "
+              f"{t.n_predicted_peaks} peaks at {100 * t.precision:.1f}%; test: kept "
+              f"{n_keep}/{t_pk.energy.size} peaks ({100 * n_keep / max(t_pk.energy.size, 1):.0f}%),"
+              f" precision {100 * prec:.1f}% [{100 * lo:.1f}-{100 * hi:.1f}%], "
+              f"true peaks found {100 * t_hit[keep].sum() / max(t_true.sum(), 1):.1f}%")

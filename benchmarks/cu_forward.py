@@ -23,7 +23,9 @@ Run: ``python -m benchmarks.cu_forward [--cache DIR] [--epochs N] [--n-models N]
   early stopping uses 5 % of the train split) with
   :func:`~xasml.learn.calibrate_peak_trust` — what ``xasml train-forward
   --calibrate-fraction`` stores in a bundle — and reports what that threshold
-  keeps of the test split and at which precision.
+  keeps of the test split and at which precision; with any ``--n-models`` it also
+  chooses there the per-peak relative-height threshold
+  (:func:`~xasml.learn.calibrate_peak_heights`) and scores the test peaks above it.
 """
 
 from __future__ import annotations
@@ -105,13 +107,12 @@ def main() -> None:
     ap.add_argument("--lr-patience", type=int, default=3,
                     help="halve the learning rate after this many epochs without improvement")
     ap.add_argument("--calibrate", action="store_true",
-                    help="choose the trust threshold on the val split, score it on test "
-                         "(needs --n-models >= 2)")
+                    help="choose the trust thresholds on the val split, score them on test "
+                         "(the relative-std flag needs --n-models >= 2; the per-peak "
+                         "height threshold does not)")
     ap.add_argument("--targets", type=float, nargs="+", default=[0.6, 0.7, 0.8, 0.9],
                     help="peak precisions to calibrate for (default 0.6 0.7 0.8 0.9)")
     args = ap.parse_args()
-    if args.calibrate and args.n_models < 2:
-        ap.error("--calibrate needs an ensemble: --n-models >= 2")
 
     import torch
 
@@ -209,6 +210,16 @@ def main() -> None:
               f"end-to-end {len(ids) / (t2 - t0):.0f}/s", flush=True)
     if args.n_models > 1:
         _print_trust(args, model, data, scale, evaluated)
+    if args.calibrate:
+        from benchmarks._trust import print_height_calibrated
+
+        def material(ids: list) -> np.ndarray:
+            return np.array([s.rsplit("_", 1)[0] for s in ids])
+
+        print_height_calibrated(GRID, scale * data["val"][2], evaluated["val"][1],
+                                material(data["val"][0]), scale * data["test"][2],
+                                material(data["test"][0]), evaluated["test"][1],
+                                targets=args.targets, unit="materials")
     mean_base = spectral_metrics(GRID, scale * data["val"][2],
                                  np.broadcast_to(scale * y_tr.mean(axis=0), data["val"][2].shape))
     print(f"\nbaseline (train-mean spectrum) val MSE {mean_base.mse:.4f}, "

@@ -53,7 +53,10 @@ output is a sum of sharp Gaussians.
 relative-std threshold for 90 % and 95 % peak precision
 (:func:`~xasml.learn.calibrate_peak_trust`, what ``xasml train-forward
 --calibrate-fraction`` stores), then reports what that threshold keeps of the test set and
-at which precision: whether the trust flag holds on unseen molecules.
+at which precision: whether the trust flag holds on unseen molecules. It also chooses
+on them, per predicted peak, the relative height from which the taller peaks met 90 % and
+95 % precision (:func:`~xasml.learn.calibrate_peak_heights`, also stored by
+``--calibrate-fraction``) and scores the test peaks at or above it.
 ``--save-predictions NPZ`` keeps the test predictions for offline analysis.
 """
 
@@ -66,7 +69,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._trust import print_calibrated, print_selective
+from benchmarks._trust import print_calibrated, print_height_calibrated, print_selective
 
 CACHE = Path.home() / ".cache" / "xasml"
 
@@ -141,7 +144,8 @@ def main() -> None:
                          "prediction (default: 1 and 3)")
     ap.add_argument("--save-predictions", type=Path, default=None, metavar="NPZ",
                     help="write energy, test truth, ensemble mean/std and member predictions "
-                         "(largest training fraction) to this .npz for offline analysis")
+                         "(largest training fraction; with --calibrate also the validation "
+                         "molecules' truth and members) to this .npz for offline analysis")
     ap.add_argument("--figures", type=Path, default=None,
                     help="write parity and example-spectra plots (PNG) into this folder")
     ap.add_argument("--element", choices=("O", "N"), default="O",
@@ -321,13 +325,22 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         if cal is not None:
             print_calibrated(model, energy, [structures[i] for i in cal], Y[cal], molecule[cal],
                              Y[te], molecule[te], pred, std)
+    if cal is not None:
+        # per predicted peak: needs no ensemble, so also for --n-models 1
+        print_height_calibrated(energy, Y[cal], model.predict([structures[i] for i in cal]),
+                                molecule[cal], Y[te], molecule[te], pred)
     print(f"throughput: graphs {len(te) / (t1 - t0):.0f}/s, inference "
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")
     print("published (Carbone et al. 2020, ~100x more molecules): 90 % of peaks within 1 eV")
     if save is not None:
+        extra = {}
+        if cal is not None:  # the held-out molecules that set trust thresholds
+            extra = {"cal_truth": Y[cal], "cal_molecule": molecule[cal],
+                     "cal_members": model.predict_members(
+                         model.graphs([structures[i] for i in cal]))}
         np.savez_compressed(save, energy=energy, truth=Y[te], mean=pred, std=std,
-                            members=member_pred, molecule=molecule[te])
+                            members=member_pred, molecule=molecule[te], **extra)
         print(f"predictions: {save}")
     if figures is not None:
         from xasml.learn.spectral_metrics import peak_parity_figure, spectra_figure

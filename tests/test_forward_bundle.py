@@ -16,6 +16,7 @@ from xasml.cli import main
 from xasml.errors import FormatError, ModelError, XasmlWarning
 from xasml.learn import Structure, StructureSpectrumRegressor, peak_position_spread
 from xasml.learn.bundle import load_bundle, save_bundle
+from xasml.learn.spectral_metrics import find_spectrum_peaks
 from xasml.learn.structure_data import (
     load_structure_dataset,
     load_structure_datasets,
@@ -217,10 +218,14 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     assert main(["train-forward", str(data), "--out", str(bundle), "--n-models", "2",
                  "--max-epochs", "2", "--hidden", "8", "--calibrate-fraction", "0.3"]) == 0
     # one of three molecules held out; a handful of peaks cannot set a 95 % threshold
-    assert "no relative_std threshold reached 95% precision on 1 held-out" in \
-        capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "no relative_std threshold reached 95% precision on 1 held-out" in said
+    assert "no relative height reached 95% precision on 1 held-out" in said
     manifest = json.loads((bundle / "manifest.json").read_text())
     trust = manifest["extras"]["peak_trust"]
+    heights = manifest["extras"]["peak_height_trust"]
+    assert heights["signal"] == "relative_height" and heights["threshold"] is None
+    assert heights["n_calibration"] == 1 and heights["n_calibration_molecules"] == 1
     assert manifest["extras"]["n_train"] == 2 and len(load_bundle(bundle).model.library_) == 2
     assert trust["n_calibration"] == 1 and trust["n_calibration_molecules"] == 1
     assert trust["threshold"] is None and trust["signal"] == "relative_std"
@@ -235,9 +240,25 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
         pred = f.load()
     assert pred["peak_trusted"].dtype == bool and not pred["peak_trusted"].any()
     assert "no prediction is trusted" in pred["peak_trusted"].attrs["description"]
+    assert pred["peak_energy_trusted"].dtype == bool and not pred["peak_energy_trusted"].any()
+    assert "no peak is trusted" in pred["peak_energy_trusted"].attrs["description"]
+    # the listed peaks are those of the written mean spectra
+    energy = pred["energy"].values
+    for j in range(2):
+        want, top = find_spectrum_peaks(energy, pred["intensity"].values[j])
+        n = int(pred["n_peaks"][j])
+        assert n == want.size
+        np.testing.assert_allclose(pred["peak_energy"].values[j, :n], want)
+        y = pred["intensity"].values[j]
+        np.testing.assert_allclose(pred["peak_relative_height"].values[j, :n],
+                                   (top - y.min()) / np.ptp(y))
+        assert np.isnan(pred["peak_energy"].values[j, n:]).all()
     # a recorded threshold between the two samples' relative_std trusts the lower one only
     rs = pred["relative_std"].values
     trust.update(threshold=float(rs.mean()), precision=0.97, coverage=0.5)
+    # and a relative height of 0.5 trusts the peaks at least half as tall as the tallest
+    heights.update(threshold=0.5, precision=0.96, coverage=0.6)
+    rel = pred["peak_relative_height"].values
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     assert main(["forward", str(bundle), str(xyz), str(tmp_path / "methanol.xyz"),
                  "--out", str(out)]) == 0
@@ -245,11 +266,21 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
         pred = f.load()
     np.testing.assert_array_equal(pred["peak_trusted"].values, rs <= rs.mean())
     assert "97.0% of these predictions' peaks" in pred["peak_trusted"].attrs["description"]
+    np.testing.assert_array_equal(pred["peak_energy_trusted"].values,
+                                  np.nan_to_num(rel, nan=-1.0) >= 0.5)
+    assert pred["peak_energy_trusted"].values.any()  # the tallest peak of each, at least
+    assert "96.0% of such predicted peaks" in pred["peak_energy_trusted"].attrs["description"]
     assert not list(tmp_path.glob(".pred.nc*"))  # the temporary file was renamed into place
     capsys.readouterr()
-    assert main(["train-forward", str(data), "--out", str(tmp_path / "x.bundle"),
-                 "--n-models", "1", "--calibrate-fraction", "0.3"]) == 2
-    assert "--n-models >= 2; found 1" in capsys.readouterr().err
+    # one model has no spread to rank spectra by, but its peaks have heights
+    one = tmp_path / "one.bundle"
+    assert main(["train-forward", str(data), "--out", str(one), "--n-models", "1",
+                 "--max-epochs", "2", "--hidden", "8", "--calibrate-fraction", "0.3"]) == 0
+    extras = json.loads((one / "manifest.json").read_text())["extras"]
+    assert "peak_height_trust" in extras and "peak_trust" not in extras
+    assert main(["forward", str(one), str(xyz), "--out", str(out)]) == 0
+    with xr.open_dataset(out, engine="h5netcdf") as f:
+        assert "peak_energy_trusted" in f and "peak_trusted" not in f
     assert main(["train-forward", str(data), "--out", str(tmp_path / "x.bundle"),
                  "--calibrate-fraction", "0.8"]) == 2
     assert "--calibrate-fraction" in capsys.readouterr().err

@@ -21,7 +21,9 @@ Structure → spectrum (Carbone et al. 2020): :class:`Structure`, :func:`build_g
 :func:`spectral_metrics` (MSE, peaks within 1 eV, peak heights), members'
 disagreement on peak positions :func:`peak_position_spread` and scores on the
 most trusted spectra :func:`selective_peak_scores`, with the trust threshold
-for a target precision chosen on held-out data (:func:`calibrate_peak_trust`).
+for a target precision chosen on held-out data (:func:`calibrate_peak_trust`);
+per predicted peak, a relative-height threshold chosen the same way
+(:func:`find_predicted_peaks`, :func:`calibrate_peak_heights`).
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -60,6 +62,14 @@ from .metrics import (
 )
 from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
+from .peak_heights import (
+    PeakHeightThreshold,
+    PredictedPeaks,
+    calibrate_peak_heights,
+    find_predicted_peaks,
+    peak_height_threshold,
+    peak_hits,
+)
 from .peak_trust import (
     PeakTrustThreshold,
     SelectiveScores,
@@ -102,6 +112,12 @@ __all__ = [
     "PeakTrustThreshold",
     "calibrate_peak_trust",
     "peak_trust_threshold",
+    "PredictedPeaks",
+    "PeakHeightThreshold",
+    "find_predicted_peaks",
+    "peak_hits",
+    "peak_height_threshold",
+    "calibrate_peak_heights",
     "recall_at_precision",
     "spectral_metrics",
     "Structure",

@@ -1,0 +1,141 @@
+"""Per-peak trust: predicted peaks, their hits and the calibrated relative-height threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from xasml.errors import InputError, ParameterError
+from xasml.learn import (
+    calibrate_peak_heights,
+    find_predicted_peaks,
+    peak_height_threshold,
+    peak_hits,
+    spectral_metrics,
+)
+
+E = np.round(np.arange(0.0, 20.0001, 0.01), 2)
+
+
+def gauss(center: float, height: float = 1.0, sigma: float = 0.3) -> np.ndarray:
+    return height * np.exp(-0.5 * ((E - center) / sigma) ** 2)
+
+
+def test_peaks_carry_their_energy_and_height_relative_to_the_range() -> None:
+    two = 0.1 + gauss(5.0) + gauss(12.0, 0.4)  # baseline 0.1: range 1.0
+    flat = np.full(E.size, 0.3)
+    one = gauss(8.0, 2.0)
+    pk = find_predicted_peaks(E, np.stack([two, flat, one]))
+    np.testing.assert_array_equal(pk.spectrum, [0, 0, 2])
+    np.testing.assert_allclose(pk.energy, [5.0, 12.0, 8.0])
+    np.testing.assert_allclose(pk.relative_height, [1.0, 0.4, 1.0], atol=1e-9)
+    np.testing.assert_array_equal(pk.counts(), [2, 0, 1])
+    padded = pk.padded()
+    assert padded.shape == (3, 2)
+    np.testing.assert_allclose(padded[0], [5.0, 12.0])
+    assert np.isnan(padded[1]).all() and padded[2, 0] == 8.0 and np.isnan(padded[2, 1])
+    flags = pk.padded(np.array([True, False, True]), fill=False)
+    assert flags.dtype == bool
+    np.testing.assert_array_equal(flags, [[True, False], [False, False], [True, False]])
+    # a peak below the prominence is no peak: 0.4 of the range < 0.5
+    assert find_predicted_peaks(E, two, prominence=0.5).energy.tolist() == [5.0]
+    none = find_predicted_peaks(E, flat[None])
+    assert none.energy.size == 0 and none.padded().shape == (1, 0)
+
+
+def test_hits_pair_one_to_one_exactly_as_the_peak_metric_counts() -> None:
+    rng = np.random.default_rng(3)
+    truth, pred = [], []
+    for _ in range(25):
+        centres = rng.uniform(2, 18, size=4)
+        truth.append(sum(gauss(c, h) for c, h in zip(centres, rng.uniform(0.2, 1, 4),
+                                                      strict=True)))
+        moved = centres + rng.normal(0, 1.0, size=4)  # some within 1 eV, some not
+        pred.append(sum(gauss(c, h) for c, h in zip(moved, rng.uniform(0.2, 1, 4),
+                                                     strict=True)))
+    truth, pred = np.array(truth), np.array(pred)
+    pk = find_predicted_peaks(E, pred)
+    hit, n_true = peak_hits(E, truth, pk)
+    m = spectral_metrics(E, truth, pred)
+    assert hit.size == m.n_pred_peaks and n_true.sum() == m.n_true_peaks
+    assert hit.sum() == m.n_matched and 0 < hit.sum() < hit.size
+    np.testing.assert_array_equal(np.bincount(pk.spectrum[hit], minlength=25),
+                                  m.peak_counts[:, 2])
+    # two predicted peaks near one true peak: only one of them is a hit
+    pair = find_predicted_peaks(E, gauss(5.0) + gauss(5.8))
+    assert peak_hits(E, gauss(5.4)[None], pair)[0].sum() == 1
+    with pytest.raises(InputError, match="holds 2 spectra; the peaks are of 1"):
+        peak_hits(E, np.stack([truth[0], truth[1]]), pair)
+    with pytest.raises(ParameterError, match="tolerance"):
+        peak_hits(E, truth, pk, tolerance=0)
+
+
+def _calibration_set() -> tuple[np.ndarray, np.ndarray]:
+    """10 spectra: a tall predicted peak on the truth, a small one 3 eV off it."""
+    truth = np.tile(gauss(5.0), (10, 1))
+    small = np.linspace(0.10, 0.19, 10)  # relative heights of the spurious peaks
+    pred = np.stack([gauss(5.0) + gauss(15.0, h) for h in small])
+    return truth, pred
+
+
+def test_threshold_keeps_the_tallest_peaks_that_meet_the_target() -> None:
+    truth, pred = _calibration_set()
+    pk = find_predicted_peaks(E, pred)
+    hit, n_true = peak_hits(E, truth, pk)
+    assert hit.sum() == 10 and hit.size == 20  # 50 % precision over all peaks
+    t = peak_height_threshold(pk, hit, n_true, 0.95, min_peaks=5)
+    # all 10 tall peaks (relative height 1) are hits, every small one a miss
+    assert t.threshold == pytest.approx(1.0, abs=1e-6)
+    assert (t.n_kept, t.precision, t.coverage, t.fraction_within) == (10, 1.0, 0.5, 1.0)
+    assert t.n_predicted_peaks == 20 and t.n_true_peaks == 10 and t.n_calibration == 10
+    # for 2/3 precision the 5 tallest small peaks may come in: 10 hits / 15 peaks
+    t2 = peak_height_threshold(pk, hit, n_true, 2 / 3, min_peaks=5)
+    assert t2.n_kept == 15 and t2.precision == pytest.approx(2 / 3)
+    small_rel = pk.relative_height[~hit]
+    assert t2.threshold == pytest.approx(np.sort(small_rel)[-5])
+    # a set smaller than min_peaks never sets a threshold
+    none = peak_height_threshold(pk, hit, n_true, 0.95, min_peaks=11)
+    assert none.threshold is None and none.n_kept == 0 and np.isnan(none.precision)
+    assert none.to_dict()["precision"] is None
+    with pytest.raises(ParameterError, match="target_precision"):
+        peak_height_threshold(pk, hit, n_true, 0.0)
+    with pytest.raises(ParameterError, match="min_peaks"):
+        peak_height_threshold(pk, hit, n_true, min_peaks=0)
+    with pytest.raises(InputError, match=r"one flag per predicted peak, shape \(20,\)"):
+        peak_height_threshold(pk, hit[:3], n_true)
+
+
+def test_threshold_never_splits_tied_heights() -> None:
+    # three peaks of equal height, one of them a miss: kept together or not at all
+    truth = np.stack([gauss(5.0), gauss(5.0), gauss(5.0)])
+    pred = np.stack([gauss(5.0), gauss(5.0), gauss(9.0)])
+    pk = find_predicted_peaks(E, pred)
+    hit, n_true = peak_hits(E, truth, pk)
+    assert peak_height_threshold(pk, hit, n_true, 0.9, min_peaks=1).threshold is None
+    assert peak_height_threshold(pk, hit, n_true, 0.6, min_peaks=1).n_kept == 3
+
+
+class _Model:
+    """A fitted model's interface: predict and an energy grid."""
+
+    def __init__(self, pred: np.ndarray, energy: np.ndarray = E) -> None:
+        self.pred, self.energy_ = pred, energy
+
+    def predict(self, X):
+        return self.pred[: len(X)]
+
+
+def test_calibration_scores_a_single_model_on_held_out_spectra() -> None:
+    truth, pred = _calibration_set()
+    t = calibrate_peak_heights(_Model(pred), list(range(10)), truth, min_peaks=5)
+    assert t.threshold == pytest.approx(1.0, abs=1e-6) and t.precision == 1.0
+    stack = xr.DataArray(truth, dims=("sample", "energy"), coords={"energy": E})
+    assert calibrate_peak_heights(_Model(pred), list(range(10)), stack, min_peaks=5) == t
+    # a model fitted on a bare array knows row indices only: energy= gives the eV
+    rows = _Model(pred, np.arange(E.size, dtype=np.float64))
+    assert calibrate_peak_heights(rows, list(range(10)), truth, energy=E, min_peaks=5) == t
+    with pytest.raises(InputError, match="y must have shape"):
+        calibrate_peak_heights(_Model(pred), list(range(10)), truth[:, :10])
+    with pytest.raises(InputError, match="not the model's grid"):
+        calibrate_peak_heights(_Model(pred), list(range(10)), truth, energy=E + 1.0)
