@@ -153,6 +153,10 @@ def main() -> None:
     ap.add_argument("--engine", choices=("tddft", "feff", "feff-scf"), default="tddft",
                     help="whose spectra of the draws: CVS-TDDFT (default) or FEFF10 "
                          "without or with SCF")
+    ap.add_argument("--smiles-check", action="store_true",
+                    help="also predict the test molecules with one absorbing site from their "
+                         "QM9 SMILES (RDKit ETKDG + MMFF94 geometry, as 'xasml forward --smiles' "
+                         "does) and score those predictions against the same truth")
     ap.add_argument("--draw", type=int, metavar="SEED",
                     help="print the QM9 indices of draw SEED (0, 1, ...) and exit")
     args = ap.parse_args()
@@ -325,6 +329,8 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         if cal is not None:
             print_calibrated(model, energy, [structures[i] for i in cal], Y[cal], molecule[cal],
                              Y[te], molecule[te], pred, std)
+    if args.smiles_check:
+        _smiles_check(model, structures, energy, Y, molecule, te, pred, args.element)
     if cal is not None:
         # per predicted peak: needs no ensemble, so also for --n-models 1
         print_height_calibrated(energy, Y[cal], model.predict([structures[i] for i in cal]),
@@ -361,6 +367,57 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
                              if k in ci else {})}
                       for k, v in rows.items()}))
     return rows, members
+
+
+def _smiles_check(model, structures: list, energy: np.ndarray, Y: np.ndarray,
+                  molecule: np.ndarray, te: np.ndarray, pred: np.ndarray, element: str) -> None:
+    """What a SMILES input costs: MMFF94 geometries instead of QM9's B3LYP ones.
+
+    Only test molecules with a single absorbing site are used, so the site needs no
+    atom mapping between the two geometries; the truth is the spectrum of the QM9
+    geometry in both rows.
+    """
+    from collections import Counter
+
+    from xasml.errors import ParameterError
+    from xasml.learn import spectral_metrics
+    from xasml.learn.structure_data import molecule_structures
+    from xasml.simulate.molecules import from_smiles, qm9_molecules
+
+    def first_shell(st) -> float:  # the absorber's nearest-neighbour distance, Å
+        d = np.linalg.norm(st.positions - st.positions[st.absorber], axis=1)
+        return float(np.delete(d, st.absorber).min())
+
+    n_sites = Counter(molecule[te])
+    single = [k for k, i in enumerate(te) if n_sites[molecule[i]] == 1]
+    mols = qm9_molecules([int(molecule[te[k]].split(":")[1]) for k in single])
+    keep, embedded, failed = [], [], []
+    for k, mol in zip(single, mols, strict=True):
+        try:
+            sites = molecule_structures(from_smiles(mol.smiles or ""), element)
+        except ParameterError as exc:
+            failed.append(f"{mol.name} {mol.smiles}: {exc}")
+            continue
+        if len(sites) != 1:  # cannot happen for a QM9 SMILES of a one-site molecule
+            failed.append(f"{mol.name} {mol.smiles}: {len(sites)} {element} sites")
+            continue
+        keep.append(k)
+        embedded.append(sites[0])
+    rows = te[keep]
+    from_qm9, from_smi = pred[keep], model.predict(embedded)
+    shell = np.array([first_shell(structures[i]) - first_shell(s)
+                      for i, s in zip(rows, embedded, strict=True)])
+    print(f"\nSMILES check: {len(keep)} test molecules with one {element} site re-embedded "
+          f"from their QM9 SMILES ({len(failed)} failed"
+          + (f": {failed[:3]}" if failed else "") + "); first-shell distance B3LYP - "
+          f"MMFF94: mean {shell.mean():+.3f} Å, mean |.| {np.abs(shell).mean():.3f} Å")
+    print(f"  MSE between the two predictions {np.mean((from_qm9 - from_smi) ** 2):.2e} "
+          f"(model vs truth on the QM9 geometry: {np.mean((from_qm9 - Y[rows]) ** 2):.2e})")
+    for name, p in (("QM9 geometry", from_qm9), ("SMILES (MMFF94)", from_smi)):
+        m = spectral_metrics(energy, Y[rows], p, tolerance=1.0, prominence=0.05)
+        print(f"  {name:16} MSE {m.mse:.2e}, peaks<=1eV {100 * m.fraction_within:.1f}%, "
+              f"precision {100 * m.precision:.1f}%, edge peak within 1 eV "
+              f"{100 * m.first_peak_within:.1f}%")
 
 
 if __name__ == "__main__":

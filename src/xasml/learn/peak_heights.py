@@ -6,7 +6,9 @@ by peak precision (a flag calibrated for 90 % scored 84 % on test molecules),
 while the *height* of a predicted peak ranked the peaks well on held-out and
 test molecules alike: small predicted peaks are where a smooth network output
 puts its guesses among dense discrete states. So this trust signal works per
-peak, needs no ensemble, and is a single number a user can read:
+peak, needs no ensemble, and is a single number a user can read. It needs
+spectra with several peaks: on smooth FEFF spectra of Cu crystals, whose
+predicted peaks are mostly the white line at height 1, it separates nothing.
 
 * :func:`find_predicted_peaks`: every peak of a set of predicted spectra, with
   its energy and its height relative to its spectrum's range;
