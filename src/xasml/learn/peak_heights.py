@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ParameterError
+from .peak_trust import _calibration_energy, _check_target, _Threshold
 
 __all__ = [
     "PeakHeightThreshold",
@@ -201,7 +202,7 @@ def peak_hits(energy: Any, y_true: Any, peaks: PredictedPeaks, *,
 
 
 @dataclass(frozen=True)
-class PeakHeightThreshold:
+class PeakHeightThreshold(_Threshold):
     """The relative height from which predicted peaks met a target precision.
 
     Attributes
@@ -218,30 +219,18 @@ class PeakHeightThreshold:
         Fraction of the kept peaks within tolerance of a true one (NaN without a threshold).
     fraction_within
         Kept peaks within tolerance over all true peaks (the recall left).
-    n_kept, n_predicted_peaks, n_true_peaks
-        Peaks kept, predicted and true, over the calibration spectra.
+    n_predicted_peaks
+        Predicted peaks of the calibration spectra.
     n_calibration
         Calibration spectra.
     tolerance, prominence
         Peak-metric settings (eV; fraction of the spectrum's range).
+    n_kept, n_true_peaks
+        Peaks kept, and true peaks of the calibration spectra.
     """
 
-    target_precision: float
-    threshold: float | None
-    coverage: float
-    precision: float
-    fraction_within: float
     n_kept: int
-    n_predicted_peaks: int
     n_true_peaks: int
-    n_calibration: int
-    tolerance: float
-    prominence: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN written as ``None``)."""
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in self.__dict__.items()}
 
 
 def peak_height_threshold(
@@ -278,10 +267,7 @@ def peak_height_threshold(
     -------
     PeakHeightThreshold
     """
-    if not 0 < target_precision <= 1:
-        raise ParameterError(f"target_precision must be in (0, 1]; found {target_precision!r}")
-    if isinstance(min_peaks, bool) or not isinstance(min_peaks, int | np.integer) or min_peaks < 1:
-        raise ParameterError(f"min_peaks must be an integer >= 1; found {min_peaks!r}")
+    _check_target(target_precision, min_peaks)
     h = np.asarray(hit, dtype=bool)
     if h.shape != peaks.energy.shape:
         raise InputError(f"hit must give one flag per predicted peak, shape "
@@ -347,8 +333,6 @@ def calibrate_peak_heights(
     -------
     PeakHeightThreshold
     """
-    from .peak_trust import _calibration_energy
-
     pred = model.predict(X)
     pred = np.atleast_2d(np.asarray(getattr(pred, "values", pred), dtype=np.float64))
     yt = np.asarray(getattr(y, "values", y), dtype=np.float64)

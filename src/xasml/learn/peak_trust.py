@@ -112,6 +112,14 @@ def relative_std(mean: Any, std: Any) -> np.ndarray:
         return np.where(span > 0, s.mean(axis=1) / np.where(span > 0, span, 1.0), np.inf)
 
 
+def _check_target(target_precision: float, min_peaks: int) -> None:
+    """ParameterError unless 0 < target_precision <= 1 and min_peaks is an int >= 1."""
+    if not 0 < target_precision <= 1:
+        raise ParameterError(f"target_precision must be in (0, 1]; found {target_precision!r}")
+    if isinstance(min_peaks, bool) or not isinstance(min_peaks, int | np.integer) or min_peaks < 1:
+        raise ParameterError(f"min_peaks must be an integer >= 1; found {min_peaks!r}")
+
+
 def _check_uncertainty(uncertainty: Any, n: int) -> np.ndarray:
     """``uncertainty`` as finite float64 of shape ``(n,)``, or an InputError."""
     u = np.asarray(uncertainty, dtype=np.float64)
@@ -187,7 +195,27 @@ def selective_peak_scores(
 
 
 @dataclass(frozen=True)
-class PeakTrustThreshold:
+class _Threshold:
+    """What a calibrated trust threshold records (shared by spectrum and peak flags)."""
+
+    target_precision: float
+    threshold: float | None
+    coverage: float
+    precision: float
+    fraction_within: float
+    n_predicted_peaks: int
+    n_calibration: int
+    tolerance: float
+    prominence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN written as ``None``)."""
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class PeakTrustThreshold(_Threshold):
     """The uncertainty up to which predicted peaks met a target precision.
 
     Attributes
@@ -201,29 +229,17 @@ class PeakTrustThreshold:
         Fraction of the calibration spectra kept (0 without a threshold).
     precision, fraction_within
         Peak precision and recall over the kept spectra (NaN without a threshold).
-    n_spectra, n_predicted_peaks
-        Spectra kept and their predicted peaks.
+    n_predicted_peaks
+        Predicted peaks of the kept spectra.
     n_calibration
         Calibration spectra scored.
     tolerance, prominence
         Peak-metric settings (eV; fraction of the spectrum range).
+    n_spectra
+        Spectra kept.
     """
 
-    target_precision: float
-    threshold: float | None
-    coverage: float
-    precision: float
-    fraction_within: float
     n_spectra: int
-    n_predicted_peaks: int
-    n_calibration: int
-    tolerance: float
-    prominence: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN written as ``None``)."""
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in self.__dict__.items()}
 
 
 def peak_trust_threshold(
@@ -258,10 +274,7 @@ def peak_trust_threshold(
     -------
     PeakTrustThreshold
     """
-    if not 0 < target_precision <= 1:
-        raise ParameterError(f"target_precision must be in (0, 1]; found {target_precision!r}")
-    if isinstance(min_peaks, bool) or not isinstance(min_peaks, int | np.integer) or min_peaks < 1:
-        raise ParameterError(f"min_peaks must be an integer >= 1; found {min_peaks!r}")
+    _check_target(target_precision, min_peaks)
     counts = np.asarray(metrics.peak_counts, dtype=np.int64).reshape(-1, 3)
     u = _check_uncertainty(uncertainty, len(counts))
     order = np.argsort(u, kind="stable")
