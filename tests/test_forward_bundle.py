@@ -7,6 +7,7 @@ import importlib.util
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -260,10 +261,26 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     heights.update(threshold=0.5, precision=0.96, coverage=0.6)
     rel = pred["peak_relative_height"].values
     (bundle / "manifest.json").write_text(json.dumps(manifest))
+    table = tmp_path / "peaks.csv"
     assert main(["forward", str(bundle), str(xyz), str(tmp_path / "methanol.xyz"),
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--peaks", str(table)]) == 0
     with xr.open_dataset(out, engine="h5netcdf") as f:
         pred = f.load()
+    # the table lists the same peaks, one row each, with both flags
+    rows = pd.read_csv(table)
+    assert list(rows.columns) == ["label", "energy_eV", "relative_height", "trusted",
+                                  "spectrum_trusted"]
+    listed = ~np.isnan(pred["peak_energy"].values)
+    assert len(rows) == listed.sum() == pred["n_peaks"].sum()
+    np.testing.assert_allclose(rows["energy_eV"], pred["peak_energy"].values[listed])
+    np.testing.assert_array_equal(rows["trusted"], pred["peak_energy_trusted"].values[listed])
+    sample = np.nonzero(listed)[0]
+    np.testing.assert_array_equal(rows["label"], pred["label"].values[sample])
+    np.testing.assert_array_equal(rows["spectrum_trusted"], pred["peak_trusted"].values[sample])
+    assert not list(tmp_path.glob(".peaks.csv*"))
+    assert main(["forward", str(bundle), str(xyz), "--out", str(out),
+                 "--peaks", str(tmp_path / "peaks.txt")]) == 2
+    assert "must end in .csv; found 'peaks.txt'" in capsys.readouterr().err
     np.testing.assert_array_equal(pred["peak_trusted"].values, rs <= rs.mean())
     assert "97.0% of these predictions' peaks" in pred["peak_trusted"].attrs["description"]
     np.testing.assert_array_equal(pred["peak_energy_trusted"].values,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -161,6 +162,10 @@ def forward_cmd(
     nearest: int = typer.Option(0, "--nearest", min=0,
                                 help="Also snap each prediction to the mean of its K nearest "
                                      "training spectra (sharper peaks; 0: off)."),
+    peaks_csv: Path = typer.Option(
+        None, "--peaks", help="Also write every predicted peak as a row of this .csv: label, "
+                              "energy_eV, relative_height and, where calibrated, trusted "
+                              "(the peak) and spectrum_trusted."),
 ) -> None:
     """Predict spectra (ensemble mean and std) of structures with a forward-model bundle.
 
@@ -195,6 +200,8 @@ def forward_cmd(
     Example: xasml forward qm9-o-forward.bundle water.xyz methanol.xyz --out pred.nc
 
     Example: xasml forward qm9-o-forward.bundle screen.smi --smiles CCO --out pred.nc
+
+    Example: xasml forward fwd.bundle screen.smi --out pred.nc --peaks peaks.csv
     """
     import os
 
@@ -213,6 +220,9 @@ def forward_cmd(
     from ..learn.structure_data import molecule_structures, read_structure_file
     from ..simulate.molecules import from_smiles
 
+    if peaks_csv is not None and peaks_csv.suffix.lower() != ".csv":
+        raise typer.BadParameter(f"must end in .csv; found {peaks_csv.name!r}",
+                                 param_hint="--peaks")
     b = load_bundle(bundle)
     if not isinstance(b.model, StructureSpectrumRegressor):
         raise ModelError(f"{bundle} holds a {type(b.model).__name__}, not a forward model")
@@ -248,6 +258,7 @@ def forward_cmd(
     ds["peak_relative_height"] = xr.DataArray(
         pk.padded(pk.relative_height), dims=("sample", "peak"), attrs={
             "description": "(height - min) / (max - min) of the predicted spectrum" + pad})
+    ok: np.ndarray | None = None  # per peak: trusted by the calibrated height
     if heights is not None:
         t = heights.get("threshold")
         ok = (pk.relative_height >= float(t) if t is not None
@@ -298,12 +309,26 @@ def forward_cmd(
         ds["nearest_rms"] = (("sample", "neighbour"), snap.rms)
     ds.attrs = {k: v for k, v in mean.attrs.items() if isinstance(v, str | int | float)}
     ds.attrs["model_bundle"] = str(bundle)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # written beside and renamed: a crash never leaves half a file under the name
-    tmp = _temp_sibling(out, ".tmp")
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, out)
-    finally:
-        _remove(tmp)
+    def write(path: Path, save: Callable[[Path], object]) -> None:
+        # written beside and renamed: a crash never leaves half a file under the name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_sibling(path, ".tmp")
+        try:
+            save(tmp)
+            os.replace(tmp, path)
+        finally:
+            _remove(tmp)
+
+    write(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     typer.echo(f"{out}: {len(items)} predicted spectra")
+    if peaks_csv is not None:
+        import pandas as pd
+
+        table = pd.DataFrame({"label": mean["label"].values[pk.spectrum],
+                              "energy_eV": pk.energy, "relative_height": pk.relative_height})
+        if ok is not None:
+            table["trusted"] = ok
+        if "peak_trusted" in ds:
+            table["spectrum_trusted"] = ds["peak_trusted"].values[pk.spectrum]
+        write(peaks_csv, lambda tmp: table.to_csv(tmp, index=False))
+        typer.echo(f"{peaks_csv}: {len(table)} predicted peaks")
