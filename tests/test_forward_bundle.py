@@ -266,6 +266,9 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
                  "--out", str(out), "--peaks", str(table)]) == 0
     with xr.open_dataset(out, engine="h5netcdf") as f:
         pred = f.load()
+    said = capsys.readouterr().out
+    assert (f"{int(pred['n_peaks'].sum())} peaks, "
+            f"{int(pred['peak_energy_trusted'].sum())} of them trusted") in said
     # the table lists the same peaks, one row each, with both flags
     rows = pd.read_csv(table)
     assert list(rows.columns) == ["label", "energy_eV", "relative_height", "trusted",

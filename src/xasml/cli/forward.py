@@ -320,7 +320,8 @@ def forward_cmd(
             _remove(tmp)
 
     write(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
-    typer.echo(f"{out}: {len(items)} predicted spectra")
+    typer.echo(f"{out}: {len(items)} predicted spectra, {pk.energy.size} peaks"
+               + ("" if ok is None else f", {int(ok.sum())} of them trusted"))
     if peaks_csv is not None:
         import pandas as pd
 
