@@ -139,3 +139,19 @@ def test_calibration_scores_a_single_model_on_held_out_spectra() -> None:
         calibrate_peak_heights(_Model(pred), list(range(10)), truth[:, :10])
     with pytest.raises(InputError, match="not the model's grid"):
         calibrate_peak_heights(_Model(pred), list(range(10)), truth, energy=E + 1.0)
+
+
+def test_bad_spectra_are_named() -> None:
+    with pytest.raises(InputError, match=r"spectra must have shape \(n_spectra, 2001\)"):
+        find_predicted_peaks(E, np.zeros((2, 10)))
+    bad = gauss(5.0)
+    bad[7] = np.nan
+    with pytest.raises(InputError, match="spectra contain NaN"):
+        find_predicted_peaks(E, bad)
+    with pytest.raises(ParameterError, match="prominence"):
+        find_predicted_peaks(E, gauss(5.0), prominence=1.0)
+    pk = find_predicted_peaks(E, gauss(5.0))
+    with pytest.raises(InputError, match=r"one value per peak, shape \(1,\)"):
+        pk.padded(np.zeros(3))
+    with pytest.raises(InputError, match="y_true contain NaN"):
+        peak_hits(E, bad[None], pk)
