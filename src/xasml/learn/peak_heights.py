@@ -123,22 +123,17 @@ def find_predicted_peaks(energy: Any, spectra: Any, *, prominence: float = 0.05)
     -------
     PredictedPeaks
     """
-    from scipy.signal import find_peaks
+    from .spectral_metrics import find_spectrum_peaks
 
-    if not 0 <= prominence < 1:
-        raise ParameterError(f"prominence must be a fraction in [0, 1); found {prominence!r}")
     e, y = _spectra(energy, spectra, "spectra")
     index: list[np.ndarray] = []
     pos: list[np.ndarray] = []
     rel: list[np.ndarray] = []
     for j, row in enumerate(y):
-        lo, span = float(row.min()), float(np.ptp(row))
-        if span <= 0:
-            continue
-        idx, _ = find_peaks(row, prominence=prominence * span)
-        index.append(np.full(idx.size, j, dtype=np.int64))
-        pos.append(e[idx])
-        rel.append((row[idx] - lo) / span)
+        at, top = find_spectrum_peaks(e, row, prominence=prominence)  # none if flat
+        index.append(np.full(at.size, j, dtype=np.int64))
+        pos.append(at)
+        rel.append((top - row.min()) / np.ptp(row) if at.size else top)
     return PredictedPeaks(spectrum=_join(index, np.int64), energy=_join(pos, np.float64),
                           relative_height=_join(rel, np.float64), n_spectra=y.shape[0],
                           prominence=float(prominence))
@@ -186,17 +181,12 @@ def peak_hits(energy: Any, y_true: Any, peaks: PredictedPeaks, *,
                          f"{peaks.n_spectra}")
     hit = np.zeros(peaks.energy.size, dtype=bool)
     n_true = np.zeros(peaks.n_spectra, dtype=np.int64)
-    rows = np.flatnonzero(np.append(True, np.diff(peaks.spectrum) != 0)) if peaks.energy.size \
-        else np.zeros(0, dtype=np.int64)
-    start = dict(zip(peaks.spectrum[rows].tolist(), rows.tolist(), strict=True))
     counts = peaks.counts()
-    for j in range(peaks.n_spectra):
+    starts = np.cumsum(counts) - counts  # rows are grouped by spectrum
+    for j, (s, n) in enumerate(zip(starts, counts, strict=True)):
         tp, _ = find_spectrum_peaks(e, t[j], prominence=peaks.prominence)
         n_true[j] = tp.size
-        if not counts[j]:
-            continue
-        s = start[j]
-        for _, k in match_peaks(tp, peaks.energy[s:s + counts[j]], tolerance):
+        for _, k in match_peaks(tp, peaks.energy[s:s + n], tolerance):
             hit[s + k] = True
     return hit, n_true
 
