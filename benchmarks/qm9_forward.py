@@ -58,6 +58,19 @@ on them, per predicted peak, the relative height from which the taller peaks met
 95 % precision (:func:`~xasml.learn.calibrate_peak_heights`, also stored by
 ``--calibrate-fraction``) and scores the test peaks at or above it.
 ``--save-predictions NPZ`` keeps the test predictions for offline analysis.
+``--smiles-check`` re-embeds the test molecules with one absorbing site from their QM9
+SMILES (as ``xasml forward --smiles`` does) and scores those predictions; to score them
+against the CVS-TDDFT spectrum of the MMFF94 geometry itself, build that once::
+
+    python -m benchmarks.qm9_forward --write-smiles o-single.smi
+    xasml simulate tddft --smiles-file o-single.smi --element O --site per-site \\
+        --out ~/.cache/xasml/qm9-o-smiles-check.zarr --workers 2
+
+and pass ``--smiles-truth ~/.cache/xasml/qm9-o-smiles-check.zarr``.
+``--continuum-fwhm W`` re-broadens the targets above the ionisation threshold (the
+total FWHM rises from 0.5 eV at ``--continuum-onset`` to ``W`` 5 eV higher): above it a
+def2-SVP basis discretises the continuum into peaks whose positions are the basis set's,
+which measured spectra do not show.
 """
 
 from __future__ import annotations
@@ -125,6 +138,14 @@ def main() -> None:
     ap.add_argument("--target-fwhm", type=float, default=None,
                     help="re-broaden the targets to this total Gaussian FWHM (eV), wider than "
                          "the campaign's (0.5 eV): how much of the peak score is resolution")
+    ap.add_argument("--continuum-fwhm", type=float, default=None, metavar="EV",
+                    help="re-broaden the targets above the ionisation threshold: the total "
+                         "Gaussian FWHM rises linearly from the campaign's at "
+                         "--continuum-onset to EV 5 eV higher (a finite basis set "
+                         "discretises the continuum into basis-dependent peaks)")
+    ap.add_argument("--continuum-onset", type=float, default=None, metavar="EV",
+                    help="where --continuum-fwhm starts (default: O 538 eV, N 405 eV, about "
+                         "the 1s ionisation energies of organic molecules)")
     ap.add_argument("--gradient-weight", type=float, default=0.0,
                     help="weight of the loss on the spectra's first differences (default 0)")
     ap.add_argument("--cdf-weight", type=float, default=0.0,
@@ -157,6 +178,13 @@ def main() -> None:
                     help="also predict the test molecules with one absorbing site from their "
                          "QM9 SMILES (RDKit ETKDG + MMFF94 geometry, as 'xasml forward --smiles' "
                          "does) and score those predictions against the same truth")
+    ap.add_argument("--smiles-truth", type=Path, default=None, metavar="ZARR",
+                    help="with --smiles-check: the CVS-TDDFT campaign of those molecules' "
+                         "MMFF94 geometries (built from --write-smiles), so the SMILES "
+                         "predictions are also scored against their own geometry's truth")
+    ap.add_argument("--write-smiles", type=Path, default=None, metavar="SMI",
+                    help="write the SMILES and QM9 name of the test molecules with one "
+                         "absorbing site (those --smiles-check uses) to this file and exit")
     ap.add_argument("--draw", type=int, metavar="SEED",
                     help="print the QM9 indices of draw SEED (0, 1, ...) and exit")
     args = ap.parse_args()
@@ -176,15 +204,7 @@ def main() -> None:
     if not paths:
         raise SystemExit(f"no dataset: build {default[0]} first (see the module docstring)")
     structures, spectra = load_structure_datasets(paths)
-    if args.target_fwhm is not None:
-        from xasml.preprocess import broaden
-
-        # Gaussians add in quadrature: the extra width takes 0.5 eV to target_fwhm
-        done = float(spectra.attrs.get("fwhm", 0.0))
-        if not args.target_fwhm > done:
-            raise SystemExit(f"--target-fwhm must exceed the campaign's {done} eV")
-        spectra = broaden(spectra, float(np.sqrt(args.target_fwhm ** 2 - done ** 2)))
-        print(f"targets re-broadened from {done} to {args.target_fwhm} eV FWHM (Gaussian)")
+    spectra = _rebroaden(spectra, args)
     energy = spectra["energy"].values
     Y = np.asarray(spectra.values, dtype=float)
     print("datasets: " + ", ".join(f"{p.name} ({int((spectra['dataset'] == str(p)).sum())} sites)"
@@ -199,7 +219,15 @@ def main() -> None:
     tr_all = sp.train if args.calibrate else np.concatenate([sp.train, sp.validation])
     cal = sp.validation if args.calibrate else None
     te = sp.test
-    Y = Y / float(Y[tr_all].max())  # one scale for every training fraction
+    if args.write_smiles is not None:
+        mols = _single_site_molecules(molecule, te)[1]
+        args.write_smiles.write_text("".join(f"{m.smiles} {m.name}\n" for m in mols))
+        print(f"{len(mols)} test molecules with one {args.element} site: {args.write_smiles}")
+        return
+    if args.smiles_truth is not None and not args.smiles_check:
+        ap.error("--smiles-truth needs --smiles-check")
+    args.scale = float(Y[tr_all].max())
+    Y = Y / args.scale  # one scale for every training fraction
     # learning curve: nested subsets of whole training molecules, one fixed test set
     order = np.random.default_rng(args.seed).permutation(sorted(set(molecule[tr_all])))
     curve = []
@@ -225,6 +253,37 @@ def main() -> None:
             print(f"  {fraction:5.2f} {n_mol:6d}  {m.mse:.2e} / {100 * m.fraction_within:.1f}% / "
                   f"{100 * m.precision:.1f}% [{100 * lo:.1f}-{100 * hi:.1f}%]   "
                   f"{100 * rec:.1f}% / {100 * pre:.1f}%")
+
+
+def _rebroaden(spectra, args: argparse.Namespace):
+    """The targets at the resolution the run asks for (``--target-fwhm``, ``--continuum-fwhm``)."""
+    if args.target_fwhm is None and args.continuum_fwhm is None:
+        return spectra
+    from xasml.preprocess import broaden
+
+    # Gaussians add in quadrature: the extra width takes the campaign's 0.5 eV to the target
+    done = float(spectra.attrs.get("fwhm", 0.0))
+    if args.target_fwhm is not None:
+        if not args.target_fwhm > done:
+            raise SystemExit(f"--target-fwhm must exceed the campaign's {done} eV")
+        spectra = broaden(spectra, float(np.sqrt(args.target_fwhm ** 2 - done ** 2)))
+        print(f"targets re-broadened from {done} to {args.target_fwhm} eV FWHM (Gaussian)")
+        done = args.target_fwhm
+    if args.continuum_fwhm is not None:
+        if not args.continuum_fwhm > done:
+            raise SystemExit(f"--continuum-fwhm must exceed the targets' {done} eV")
+        onset = ({"O": 538.0, "N": 405.0}[args.element] if args.continuum_onset is None
+                 else args.continuum_onset)
+        top = args.continuum_fwhm
+
+        def extra(e: np.ndarray) -> np.ndarray:
+            total = done + (top - done) * np.clip((e - onset) / 5.0, 0.0, 1.0)
+            return np.sqrt(total ** 2 - done ** 2)
+
+        spectra = broaden(spectra, extra)
+        print(f"targets re-broadened above {onset:g} eV: total FWHM {done} eV rising to "
+              f"{top} eV at {onset + 5:g} eV (Gaussian)")
+    return spectra
 
 
 def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndarray,
@@ -330,7 +389,7 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
             print_calibrated(model, energy, [structures[i] for i in cal], Y[cal], molecule[cal],
                              Y[te], molecule[te], pred, std)
     if args.smiles_check:
-        _smiles_check(model, structures, energy, Y, molecule, te, pred, args.element)
+        _smiles_check(model, structures, energy, Y, molecule, te, pred, args)
     if cal is not None:
         # per predicted peak: needs no ensemble, so also for --n-models 1
         print_height_calibrated(energy, Y[cal], model.predict([structures[i] for i in cal]),
@@ -369,32 +428,78 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
     return rows, members
 
 
-def _smiles_check(model, structures: list, energy: np.ndarray, Y: np.ndarray,
-                  molecule: np.ndarray, te: np.ndarray, pred: np.ndarray, element: str) -> None:
-    """What a SMILES input costs: MMFF94 geometries instead of QM9's B3LYP ones.
+def _single_site_molecules(molecule: np.ndarray, te: np.ndarray) -> tuple[list[int], list]:
+    """Positions in ``te`` of the test molecules with one absorbing site, and their QM9 records.
 
-    Only test molecules with a single absorbing site are used, so the site needs no
-    atom mapping between the two geometries; the truth is the spectrum of the QM9
-    geometry in both rows.
+    One site needs no atom mapping between the QM9 geometry and a SMILES embedding.
     """
     from collections import Counter
 
+    from xasml.simulate.molecules import qm9_molecules
+
+    n_sites = Counter(molecule[te])
+    single = [k for k, i in enumerate(te) if n_sites[molecule[i]] == 1]
+    return single, qm9_molecules([int(molecule[te[k]].split(":")[1]) for k in single])
+
+
+def _heavy_rmsd(a, b) -> float:
+    """Heavy-atom RMSD (Å) of two geometries of one molecule after the best alignment.
+
+    Atom order may differ (RDKit matches the bond graphs) and so may the handedness
+    (mirror images have the same spectrum); NaN where the bond graphs found from the
+    coordinates do not match.
+    """
+    from rdkit import Chem, rdBase
+    from rdkit.Chem import rdDetermineBonds, rdMolAlign
+
+    def rd(symbols, coords):
+        block = f"{len(symbols)}\n\n" + "".join(
+            f"{s} {x:.6f} {y:.6f} {z:.6f}\n" for s, (x, y, z) in zip(symbols, coords, strict=True))
+        mol = Chem.MolFromXYZBlock(block)
+        rdDetermineBonds.DetermineConnectivity(mol)
+        return Chem.RemoveHs(mol, sanitize=False)
+
+    with rdBase.BlockLogs():
+        ref = rd(a.symbols, a.coords)
+        try:
+            return min(rdMolAlign.GetBestRMS(rd(b.symbols, c), ref)
+                       for c in (b.coords, b.coords * [-1.0, 1.0, 1.0]))
+        except RuntimeError:  # RDKit: no substructure match between the two bond graphs
+            return float("nan")
+
+
+def _smiles_check(model, structures: list, energy: np.ndarray, Y: np.ndarray,
+                  molecule: np.ndarray, te: np.ndarray, pred: np.ndarray,
+                  args: argparse.Namespace) -> None:
+    """What a SMILES input costs: MMFF94 geometries instead of QM9's B3LYP ones.
+
+    Only test molecules with a single absorbing site are used. Without
+    ``--smiles-truth`` the truth is the spectrum of the QM9 geometry in both rows; with
+    it (a CVS-TDDFT campaign of the ``--write-smiles`` file, same engine settings) the
+    SMILES predictions are also scored against the spectrum of the geometry they were
+    made from, and the two truths against each other (how far the geometry alone moves
+    the spectrum).
+    """
     from xasml.errors import ParameterError
     from xasml.learn import spectral_metrics
-    from xasml.learn.structure_data import molecule_structures
-    from xasml.simulate.molecules import from_smiles, qm9_molecules
+    from xasml.learn.structure_data import (
+        load_structure_datasets,
+        molecule_of,
+        molecule_structures,
+    )
+    from xasml.simulate.molecules import from_smiles
 
     def first_shell(st) -> float:  # the absorber's nearest-neighbour distance, Å
         d = np.linalg.norm(st.positions - st.positions[st.absorber], axis=1)
         return float(np.delete(d, st.absorber).min())
 
-    n_sites = Counter(molecule[te])
-    single = [k for k, i in enumerate(te) if n_sites[molecule[i]] == 1]
-    mols = qm9_molecules([int(molecule[te[k]].split(":")[1]) for k in single])
-    keep, embedded, failed = [], [], []
+    element, truth_path = args.element, args.smiles_truth
+    single, mols = _single_site_molecules(molecule, te)
+    keep, embedded, failed, rmsd = [], [], [], []
     for k, mol in zip(single, mols, strict=True):
         try:
-            sites = molecule_structures(from_smiles(mol.smiles or ""), element)
+            smi = from_smiles(mol.smiles or "", name=mol.name)
+            sites = molecule_structures(smi, element)
         except ParameterError as exc:
             failed.append(f"{mol.name} {mol.smiles}: {exc}")
             continue
@@ -403,6 +508,7 @@ def _smiles_check(model, structures: list, energy: np.ndarray, Y: np.ndarray,
             continue
         keep.append(k)
         embedded.append(sites[0])
+        rmsd.append(_heavy_rmsd(mol, smi))
     rows = te[keep]
     from_qm9, from_smi = pred[keep], model.predict(embedded)
     shell = np.array([first_shell(structures[i]) - first_shell(s)
@@ -411,13 +517,40 @@ def _smiles_check(model, structures: list, energy: np.ndarray, Y: np.ndarray,
           f"from their QM9 SMILES ({len(failed)} failed"
           + (f": {failed[:3]}" if failed else "") + "); first-shell distance B3LYP - "
           f"MMFF94: mean {shell.mean():+.3f} Å, mean |.| {np.abs(shell).mean():.3f} Å")
+    rmsd_ok = np.array(rmsd)[np.isfinite(rmsd)]
+    print(f"  heavy-atom RMSD after the best alignment (mirror image allowed; {len(rmsd_ok)} "
+          f"matched): median {np.median(rmsd_ok):.2f} Å, above 0.3 Å for "
+          f"{np.sum(rmsd_ok > 0.3)}: ETKDG often picks another conformer than QM9's")
     print(f"  MSE between the two predictions {np.mean((from_qm9 - from_smi) ** 2):.2e} "
           f"(model vs truth on the QM9 geometry: {np.mean((from_qm9 - Y[rows]) ** 2):.2e})")
-    for name, p in (("QM9 geometry", from_qm9), ("SMILES (MMFF94)", from_smi)):
-        m = spectral_metrics(energy, Y[rows], p, tolerance=1.0, prominence=0.05)
-        print(f"  {name:16} MSE {m.mse:.2e}, peaks<=1eV {100 * m.fraction_within:.1f}%, "
+
+    def score(name: str, truth: np.ndarray, p: np.ndarray) -> None:
+        m = spectral_metrics(energy, truth, p, tolerance=1.0, prominence=0.05)
+        print(f"  {name:40} MSE {m.mse:.2e}, peaks<=1eV {100 * m.fraction_within:.1f}%, "
               f"precision {100 * m.precision:.1f}%, edge peak within 1 eV "
               f"{100 * m.first_peak_within:.1f}%")
+
+    score("QM9 geometry vs its truth", Y[rows], from_qm9)
+    score("SMILES (MMFF94) vs QM9 geometry's truth", Y[rows], from_smi)
+    if truth_path is None:
+        return
+    sites, spectra = load_structure_datasets([truth_path])
+    spectra = _rebroaden(spectra, args)  # as the training targets
+    if not np.allclose(spectra["energy"].values, energy):
+        raise SystemExit(f"{truth_path}: energy grid differs from the training campaigns'")
+    by_name = {molecule_of(s.label): j for j, s in enumerate(sites)}
+    have = [j for j, st in enumerate(embedded) if molecule_of(st.label) in by_name]
+    idx = [by_name[molecule_of(embedded[j].label)] for j in have]
+    # the campaign embedded the same SMILES with the same seed: the same geometry
+    moved = max(float(np.abs(sites[i].positions - embedded[j].positions).max())
+                for i, j in zip(idx, have, strict=True)) if have else 0.0
+    own = np.asarray(spectra.values, dtype=float)[idx] / args.scale
+    print(f"  with the TDDFT truth of the MMFF94 geometries ({truth_path.name}: {len(have)} of "
+          f"{len(keep)} molecules; largest coordinate difference to this embedding "
+          f"{moved:.1e} Å):")
+    score("QM9 geometry vs its truth", Y[rows[have]], from_qm9[have])
+    score("SMILES (MMFF94) vs its own truth", own, from_smi[have])
+    score("truth of MMFF94 vs truth of QM9 geometry", Y[rows[have]], own)
 
 
 if __name__ == "__main__":
