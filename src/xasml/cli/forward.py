@@ -169,33 +169,38 @@ def forward_cmd(
 ) -> None:
     """Predict spectra (ensemble mean and std) of structures with a forward-model bundle.
 
-    Writes a netCDF Dataset with data variables ``intensity`` (mean) and
-    ``intensity_std`` (ensemble standard deviation), dims ``(sample, energy)``;
-    the peaks of each prediction: ``n_peaks`` (sample), ``peak_energy`` (eV)
-    and ``peak_relative_height`` (sample, peak; NaN past ``n_peaks``); with a
-    bundle trained with ``--calibrate-fraction``, ``peak_energy_trusted``
-    (sample, peak, bool): the peak is at least as tall, relative to its
-    spectrum, as the peaks that met the target precision on held-out molecules
-    (on CVS-TDDFT O K edges, calibrated for 95 % on 121 QM9 molecules, 58 % of
-    the test molecules' peaks were kept at 95.1 %; on smooth FEFF crystal
-    spectra, whose peaks are mostly the white line, height separates nothing:
-    use ``peak_trusted`` there). For an ensemble also
-    ``peak_spread`` (sample): how far (eV) the members
-    put the peaks of the mean, and ``relative_std`` (sample): the std averaged
-    over energy over the mean's range; both trust signals, larger meaning less
-    trusted (on the QM9 FEFF-SCF benchmark, the half of the molecules with the
-    smallest ``relative_std`` had 96 % of predicted peaks within 1 eV). A bundle
-    trained with ``--calibrate-fraction`` adds ``peak_trusted`` (sample, bool):
-    ``relative_std`` at or below the threshold chosen on held-out molecules
-    (it held on unseen QM9 molecules for FEFF-SCF spectra; on CVS-TDDFT spectra it
-    over-promised by 6-11 points of precision: see the README's benchmarks).
-    Every atom of the element in an xyz molecule or a SMILES (``--smiles``, or
-    a ``.smi`` file with one SMILES and an optional name per line) is one sample, every
-    inequivalent site of it in a crystal file (CIF, POSCAR, pymatgen JSON) one
-    sample, the atoms within 10 Å of it; a feff.inp is its absorber. With
-    ``--nearest K`` also ``intensity_nearest`` (the mean of the K training
-    spectra nearest to the prediction), ``nearest_label`` and ``nearest_rms``
-    (their labels and RMS distances to the prediction), dims ``(sample, neighbour)``.
+    Input: every atom of the element in an xyz molecule or a SMILES (``--smiles``, or
+    a ``.smi`` file with one SMILES and an optional name per line) is one sample; every
+    inequivalent site of it in a crystal file (CIF, POSCAR, pymatgen JSON) is one
+    sample, the atoms within 10 Å of it; a feff.inp is its absorber. A SMILES is one
+    RDKit conformer (ETKDG + MMFF94): on QM9 its prediction stays close to that of the
+    B3LYP geometry, though the CVS-TDDFT spectra of the two geometries differ by more
+    than the model's error (README).
+
+    Output: a netCDF Dataset with ``intensity`` (mean) and ``intensity_std``
+    (ensemble standard deviation), dims ``(sample, energy)``; the peaks of each
+    prediction: ``n_peaks`` (sample), ``peak_energy`` (eV) and
+    ``peak_relative_height`` (sample, peak; NaN past ``n_peaks``). With
+    ``--nearest K`` also ``intensity_nearest`` (the mean of the K training spectra
+    nearest to the prediction), ``nearest_label`` and ``nearest_rms`` (their labels
+    and RMS distances to the prediction), dims ``(sample, neighbour)``.
+
+    Trust per peak: a bundle trained with ``--calibrate-fraction`` adds
+    ``peak_energy_trusted`` (sample, peak, bool): the peak is at least as tall,
+    relative to its spectrum, as the peaks that met the target precision on held-out
+    molecules (on CVS-TDDFT O K edges, calibrated for 95 % on 121 QM9 molecules, 58 %
+    of the test molecules' peaks were kept at 95.1 %; on smooth FEFF crystal spectra,
+    whose peaks are mostly the white line, height separates nothing).
+
+    Trust per spectrum (ensembles): ``peak_spread`` (sample), how far (eV) the
+    members put the peaks of the mean, and ``relative_std`` (sample), the std
+    averaged over energy over the mean's range; larger means less trusted (on the
+    QM9 FEFF-SCF benchmark the half of the molecules with the smallest
+    ``relative_std`` had 96 % of predicted peaks within 1 eV). With
+    ``--calibrate-fraction`` also ``peak_trusted`` (sample, bool): ``relative_std``
+    at or below the threshold chosen on held-out molecules (it held on unseen QM9
+    molecules for FEFF-SCF spectra; on CVS-TDDFT spectra it over-promised by 6-11
+    points of precision: use ``peak_energy_trusted`` there).
 
     Example: xasml forward qm9-o-forward.bundle water.xyz methanol.xyz --out pred.nc
 
