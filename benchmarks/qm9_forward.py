@@ -551,6 +551,12 @@ def _smiles_check(model, structures: list, energy: np.ndarray, Y: np.ndarray,
     score("QM9 geometry vs its truth", Y[rows[have]], from_qm9[have])
     score("SMILES (MMFF94) vs its own truth", own, from_smi[have])
     score("truth of MMFF94 vs truth of QM9 geometry", Y[rows[have]], own)
+    # the same conformer or another: what bond lengths alone do to the truth
+    r = np.asarray(rmsd)[have]
+    for name, m in (("same conformer (RMSD < 0.3 Å)", r < 0.3),
+                    ("other conformer (RMSD >= 0.3 Å)", r >= 0.3)):
+        if m.any():
+            score(f"  {name}, {m.sum()}", Y[rows[have]][m], own[m])
 
 
 if __name__ == "__main__":
