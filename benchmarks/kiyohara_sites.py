@@ -1,4 +1,4 @@
-"""Site properties from per-site O K-edge TDDFT spectra (Kiyohara et al. style).
+"""Site properties from per-site O (or N) K-edge TDDFT spectra (Kiyohara et al. style).
 
 A TDDFT (CVS-TDA, B3LYP/def2-SVP) campaign over the first ``--n-molecules``
 O-containing QM9 molecules with at most ``--max-heavy`` heavy atoms, one
@@ -25,6 +25,14 @@ Kiyohara, Tsubaki & Mizoguchi, *J. Phys.: Mater.* 2, 024003, 2019).
 Run from the repository root::
 
     python -m benchmarks.kiyohara_sites --n-molecules 150 --max-heavy 6 --workers 2
+
+``--dataset ZARR ...`` pools finished per-site campaigns instead (O or N; e.g. the
+random QM9 draws of :mod:`benchmarks.qm9_forward`, ~1,000 sites each), and
+``--multitask`` also trains one network for all six properties at once, as Kiyohara
+et al. did::
+
+    python -m benchmarks.kiyohara_sites --multitask \
+        --dataset ~/.cache/xasml/qm9-o-rand600-seed0.zarr ~/.cache/xasml/qm9-o-rand600-seed1.zarr
 
 Measured (2 loaded cores; campaign 922 s for 150 molecules QM9 3…230, 184 O
 sites; train 146 / test 38 sites; MAE on the test sites)::
@@ -78,6 +86,32 @@ def campaign(args: argparse.Namespace) -> Path:
     return out
 
 
+def load(paths: list[Path]):
+    """One per-site campaign, or several pooled along ``sample`` (same element and grid)."""
+    import xarray as xr
+
+    parts = []
+    for path in paths:
+        with xr.open_zarr(path) as opened:
+            parts.append(opened.load())
+    elements = {str(p.attrs.get("element")) for p in parts}
+    if len(elements) != 1:
+        raise SystemExit(f"--dataset: campaigns of one absorbing element expected; "
+                         f"found {sorted(elements)}")
+    if any(not np.array_equal(p["energy"].values, parts[0]["energy"].values) for p in parts):
+        raise SystemExit("--dataset: the campaigns' energy grids differ")
+    keep = [c for c in ("molecule", *PROPS) if all(c in p.coords for p in parts)]
+    missing = {"molecule", *PROPS} - set(keep)
+    if missing:
+        raise SystemExit(f"--dataset: not a per-site TDDFT campaign (no {sorted(missing)})")
+    ds = xr.concat([p[["intensity"]].reset_coords(drop=True)
+                    .assign_coords({c: ("sample", p[c].values) for c in keep})
+                    .drop_vars("sample") for p in parts], dim="sample")
+    ds.attrs["element"] = elements.pop()
+    print(f"datasets: {', '.join(p.name for p in paths)}")
+    return ds
+
+
 def inputs(ds, names: list[str]) -> dict[str, np.ndarray]:
     from xasml.learn import AppendFeature
     from xasml.preprocess import align_at_excitation
@@ -112,16 +146,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "xasml" / "kiyohara")
     ap.add_argument("--epochs", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dataset", type=Path, nargs="+", default=None, metavar="ZARR",
+                    help="per-site TDDFT campaigns to pool instead of building the QM9 subset "
+                         "(e.g. the random draws of benchmarks.qm9_forward; O or N)")
+    ap.add_argument("--multitask", action="store_true",
+                    help="also train one network for all six properties at once (standardised "
+                         "targets, L1 loss), as Kiyohara et al. did")
     args = ap.parse_args(argv)
 
-    import xarray as xr
     from sklearn.model_selection import GroupShuffleSplit
 
     from xasml.learn import SpectrumMLPRegressor, failure_analysis
 
-    path = campaign(args)
-    with xr.open_zarr(path) as opened:
-        ds = opened.load()
+    ds = load(args.dataset) if args.dataset else load([campaign(args)])
     groups = ds["molecule"].values
     names = ["absolute", "aligned", "aligned+Eexc"]
     feats = inputs(ds, names)
@@ -153,7 +190,33 @@ def main(argv: list[str] | None = None) -> None:
             cells.append(mae)
         print(f"{prop:<24} {base:>9.4g}" + "".join(f" {m:>13.4g}" for m in cells))
         print(f"{'':<24} {'':>9}" + "".join(f" {c:>13}" for c in counts), flush=True)
+    if args.multitask:
+        _multitask(ds, feats, names, tr, te, args)
     print(f"\nunits: Å, degrees, Å³, e, e, eV; training {time.perf_counter() - t0:.0f} s")
+
+
+def _multitask(ds, feats: dict, names: list[str], tr: np.ndarray, te: np.ndarray,
+               args: argparse.Namespace) -> None:
+    """One network for the six properties (sites with all six), test MAE per property."""
+    from xasml.learn import SpectrumMLPRegressor
+
+    Y = np.column_stack([ds[p].values.astype(float) for p in PROPS])
+    ok = np.isfinite(Y).all(axis=1)
+    tr, te = tr[ok[tr]], te[ok[te]]
+    print(f"\nmulti-task: one network, six outputs ({len(tr)} train / {len(te)} test sites "
+          "with all six)")
+    print(f"{'property':<24} {'mean-pred':>9}" + "".join(f" {n:>13}" for n in names))
+    maes = []
+    for name in names:
+        Xtr, Xte = scale(feats[name][tr], feats[name][te], name == names[2])
+        model = SpectrumMLPRegressor(hidden_layer_sizes=(64, 32), dropout=0.1,
+                                     max_epochs=args.epochs, patience=40, scale_inputs=False,
+                                     random_state=args.seed, device="cpu", n_threads=1)
+        model.fit(Xtr, Y[tr])
+        maes.append(np.mean(np.abs(model.predict(Xte) - Y[te]), axis=0))
+    for k, prop in enumerate(PROPS):
+        base = np.mean(np.abs(Y[te, k] - Y[tr, k].mean()))
+        print(f"{prop:<24} {base:>9.4g}" + "".join(f" {m[k]:>13.4g}" for m in maes))
 
 
 if __name__ == "__main__":
