@@ -48,7 +48,10 @@ true one: the ceiling of any look-up in this training set. Every row also gives 
 recall at a matched precision of 80 %, 90 % and 95 %
 (:func:`~xasml.learn.recall_at_precision`: predicted peaks below a raised prominence are
 dropped), which spurious peaks cannot buy. ``--head peaks`` trains the network whose
-output is a sum of sharp Gaussians.
+output is a sum of sharp Gaussians. The test molecules are also scored whole: each
+molecule's spectrum is the mean of its sites' spectra on the absolute energy scale (what
+a measurement of it sees, and what ``xasml forward`` writes as ``structure_intensity``),
+predicted the same way from the sites' predictions.
 ``--calibrate`` keeps the validation molecules out of training and chooses on them the
 relative-std threshold for 90 % and 95 % peak precision
 (:func:`~xasml.learn.calibrate_peak_trust`, what ``xasml train-forward
@@ -82,6 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._smiles import single_site_molecules, smiles_check
 from benchmarks._trust import print_calibrated, print_height_calibrated, print_selective
 
 CACHE = Path.home() / ".cache" / "xasml"
@@ -220,7 +224,7 @@ def main() -> None:
     cal = sp.validation if args.calibrate else None
     te = sp.test
     if args.write_smiles is not None:
-        mols = _single_site_molecules(molecule, te)[1]
+        mols = single_site_molecules(molecule, te)[1]
         args.write_smiles.write_text("".join(f"{m.smiles} {m.name}\n" for m in mols))
         print(f"{len(mols)} test molecules with one {args.element} site: {args.write_smiles}")
         return
@@ -355,6 +359,8 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         print(f"{name}: 95 % interval (bootstrap over test molecules): precision "
               f"{100 * c['precision'][0]:.1f}-{100 * c['precision'][1]:.1f}%, peaks<=1eV "
               f"{100 * c['fraction_within'][0]:.1f}-{100 * c['fraction_within'][1]:.1f}%")
+    per_molecule = print_molecular(energy, [structures[i].label for i in te], Y[te], pred,
+                                   member_pred, [structures[i].label for i in tr], Y[tr])
     # which peaks are missed: the score for larger peaks only
     sweep = [spectral_metrics(energy, Y[te], pred, tolerance=1.0, prominence=q)
              for q in (0.05, 0.1, 0.2, 0.4)]
@@ -389,7 +395,7 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
             print_calibrated(model, energy, [structures[i] for i in cal], Y[cal], molecule[cal],
                              Y[te], molecule[te], pred, std)
     if args.smiles_check:
-        _smiles_check(model, structures, energy, Y, molecule, te, pred, args)
+        smiles_check(model, structures, energy, Y, molecule, te, pred, args, _rebroaden)
     if cal is not None:
         # per predicted peak: needs no ensemble, so also for --n-models 1
         print_height_calibrated(energy, Y[cal], model.predict([structures[i] for i in cal]),
@@ -424,139 +430,69 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
                           **({"precision_95ci": ci[k]["precision"],
                               "peaks_within_1ev_95ci": ci[k]["fraction_within"]}
                              if k in ci else {})}
-                      for k, v in rows.items()}))
+                      for k, v in rows.items()} | {"per_molecule": per_molecule}))
     return rows, members
 
 
-def _single_site_molecules(molecule: np.ndarray, te: np.ndarray) -> tuple[list[int], list]:
-    """Positions in ``te`` of the test molecules with one absorbing site, and their QM9 records.
+def print_molecular(energy: np.ndarray, labels: list[str], truth: np.ndarray, pred: np.ndarray,
+                    member_pred: np.ndarray, train_labels: list[str],
+                    train: np.ndarray) -> dict:
+    """The scores of whole molecules: each the mean of its sites' spectra.
 
-    One site needs no atom mapping between the QM9 geometry and a SMILES embedding.
+    A measurement of a molecule sees all its absorbing atoms at once, on the absolute
+    energy scale (:func:`~xasml.learn.site_average.average_sites`, what ``xasml
+    forward`` writes as ``structure_intensity``). Rows as for the sites; the
+    molecules with one site and with several are also scored apart. Returns the
+    JSON summary.
     """
-    from collections import Counter
-
-    from xasml.simulate.molecules import qm9_molecules
-
-    n_sites = Counter(molecule[te])
-    single = [k for k, i in enumerate(te) if n_sites[molecule[i]] == 1]
-    return single, qm9_molecules([int(molecule[te[k]].split(":")[1]) for k in single])
-
-
-def _heavy_rmsd(a, b) -> float:
-    """Heavy-atom RMSD (Å) of two geometries of one molecule after the best alignment.
-
-    Atom order may differ (RDKit matches the bond graphs) and so may the handedness
-    (mirror images have the same spectrum); NaN where the bond graphs found from the
-    coordinates do not match.
-    """
-    from rdkit import Chem, rdBase
-    from rdkit.Chem import rdDetermineBonds, rdMolAlign
-
-    def rd(symbols, coords):
-        block = f"{len(symbols)}\n\n" + "".join(
-            f"{s} {x:.6f} {y:.6f} {z:.6f}\n" for s, (x, y, z) in zip(symbols, coords, strict=True))
-        mol = Chem.MolFromXYZBlock(block)
-        rdDetermineBonds.DetermineConnectivity(mol)
-        return Chem.RemoveHs(mol, sanitize=False)
-
-    with rdBase.BlockLogs():
-        ref = rd(a.symbols, a.coords)
-        try:
-            return min(rdMolAlign.GetBestRMS(rd(b.symbols, c), ref)
-                       for c in (b.coords, b.coords * [-1.0, 1.0, 1.0]))
-        except RuntimeError:  # RDKit: no substructure match between the two bond graphs
-            return float("nan")
-
-
-def _smiles_check(model, structures: list, energy: np.ndarray, Y: np.ndarray,
-                  molecule: np.ndarray, te: np.ndarray, pred: np.ndarray,
-                  args: argparse.Namespace) -> None:
-    """What a SMILES input costs: MMFF94 geometries instead of QM9's B3LYP ones.
-
-    Only test molecules with a single absorbing site are used. Without
-    ``--smiles-truth`` the truth is the spectrum of the QM9 geometry in both rows; with
-    it (a CVS-TDDFT campaign of the ``--write-smiles`` file, same engine settings) the
-    SMILES predictions are also scored against the spectrum of the geometry they were
-    made from, and the two truths against each other (how far the geometry alone moves
-    the spectrum).
-    """
-    from xasml.errors import ParameterError
-    from xasml.learn import spectral_metrics
-    from xasml.learn.structure_data import (
-        load_structure_datasets,
-        molecule_of,
-        molecule_structures,
+    from xasml.learn import (
+        nearest_spectra,
+        peak_score_interval,
+        recall_at_precision,
+        spectral_metrics,
     )
-    from xasml.simulate.molecules import from_smiles
+    from xasml.learn.site_average import average_sites
 
-    def first_shell(st) -> float:  # the absorber's nearest-neighbour distance, Å
-        d = np.linalg.norm(st.positions - st.positions[st.absorber], axis=1)
-        return float(np.delete(d, st.absorber).min())
-
-    element, truth_path = args.element, args.smiles_truth
-    single, mols = _single_site_molecules(molecule, te)
-    keep, embedded, failed, rmsd = [], [], [], []
-    for k, mol in zip(single, mols, strict=True):
-        try:
-            smi = from_smiles(mol.smiles or "", name=mol.name)
-            sites = molecule_structures(smi, element)
-        except ParameterError as exc:
-            failed.append(f"{mol.name} {mol.smiles}: {exc}")
-            continue
-        if len(sites) != 1:  # cannot happen for a QM9 SMILES of a one-site molecule
-            failed.append(f"{mol.name} {mol.smiles}: {len(sites)} {element} sites")
-            continue
-        keep.append(k)
-        embedded.append(sites[0])
-        rmsd.append(_heavy_rmsd(mol, smi))
-    rows = te[keep]
-    from_qm9, from_smi = pred[keep], model.predict(embedded)
-    shell = np.array([first_shell(structures[i]) - first_shell(s)
-                      for i, s in zip(rows, embedded, strict=True)])
-    print(f"\nSMILES check: {len(keep)} test molecules with one {element} site re-embedded "
-          f"from their QM9 SMILES ({len(failed)} failed"
-          + (f": {failed[:3]}" if failed else "") + "); first-shell distance B3LYP - "
-          f"MMFF94: mean {shell.mean():+.3f} Å, mean |.| {np.abs(shell).mean():.3f} Å")
-    rmsd_ok = np.array(rmsd)[np.isfinite(rmsd)]
-    print(f"  heavy-atom RMSD after the best alignment (mirror image allowed; {len(rmsd_ok)} "
-          f"matched): median {np.median(rmsd_ok):.2f} Å, above 0.3 Å for "
-          f"{np.sum(rmsd_ok > 0.3)}: ETKDG often picks another conformer than QM9's")
-    print(f"  MSE between the two predictions {np.mean((from_qm9 - from_smi) ** 2):.2e} "
-          f"(model vs truth on the QM9 geometry: {np.mean((from_qm9 - Y[rows]) ** 2):.2e})")
-
-    def score(name: str, truth: np.ndarray, p: np.ndarray) -> None:
-        m = spectral_metrics(energy, truth, p, tolerance=1.0, prominence=0.05)
-        print(f"  {name:40} MSE {m.mse:.2e}, peaks<=1eV {100 * m.fraction_within:.1f}%, "
-              f"precision {100 * m.precision:.1f}%, edge peak within 1 eV "
-              f"{100 * m.first_peak_within:.1f}%")
-
-    score("QM9 geometry vs its truth", Y[rows], from_qm9)
-    score("SMILES (MMFF94) vs QM9 geometry's truth", Y[rows], from_smi)
-    if truth_path is None:
-        return
-    sites, spectra = load_structure_datasets([truth_path])
-    spectra = _rebroaden(spectra, args)  # as the training targets
-    if not np.allclose(spectra["energy"].values, energy):
-        raise SystemExit(f"{truth_path}: energy grid differs from the training campaigns'")
-    by_name = {molecule_of(s.label): j for j, s in enumerate(sites)}
-    have = [j for j, st in enumerate(embedded) if molecule_of(st.label) in by_name]
-    idx = [by_name[molecule_of(embedded[j].label)] for j in have]
-    # the campaign embedded the same SMILES with the same seed: the same geometry
-    moved = max(float(np.abs(sites[i].positions - embedded[j].positions).max())
-                for i, j in zip(idx, have, strict=True)) if have else 0.0
-    own = np.asarray(spectra.values, dtype=float)[idx] / args.scale
-    print(f"  with the TDDFT truth of the MMFF94 geometries ({truth_path.name}: {len(have)} of "
-          f"{len(keep)} molecules; largest coordinate difference to this embedding "
-          f"{moved:.1e} Å):")
-    score("QM9 geometry vs its truth", Y[rows[have]], from_qm9[have])
-    score("SMILES (MMFF94) vs its own truth", own, from_smi[have])
-    score("truth of MMFF94 vs truth of QM9 geometry", Y[rows[have]], own)
-    # the same conformer or another: what bond lengths alone do to the truth
-    r = np.asarray(rmsd)[have]
-    for name, m in (("same conformer (RMSD < 0.3 Å)", r < 0.3),
-                    ("other conformer (RMSD >= 0.3 Å)", r >= 0.3)):
-        if m.any():
-            score(f"  {name}, {m.sum()}", Y[rows[have]][m], own[m])
+    true = average_sites(truth, labels)
+    lib = average_sites(train, train_labels).values
+    preds = {"GNN": average_sites(pred, labels).values,
+             "train mean": np.broadcast_to(lib.mean(0), true.values.shape),
+             "oracle": nearest_spectra(true.values, lib, 1).spectra}
+    rows = {name: spectral_metrics(energy, true.values, p, tolerance=1.0, prominence=0.05)
+            for name, p in preds.items()}
+    multi = true.n_sites > 1
+    n_true = rows["GNN"].n_true_peaks
+    print(f"\nper molecule (mean of its sites' spectra, what a measurement of the molecule "
+          f"sees): {len(true.names)} test molecules, {multi.sum()} with 2+ sites, {n_true} "
+          f"true peaks ({n_true / len(true.names):.1f} per spectrum); "
+          f"{len(lib)} training molecules for the baselines")
+    print(f"  {'model':11} {'MSE':>8} {'peaks<=1eV':>10} {'precision':>9} {'recall@P95':>10}")
+    out = {}
+    for name, m in rows.items():
+        r95 = recall_at_precision(energy, true.values, preds[name], 0.95)[0]
+        print(f"  {name:11} {m.mse:8.2e} {100 * m.fraction_within:9.1f}% "
+              f"{100 * m.precision:8.1f}% {100 * r95:9.1f}%")
+        out[name] = {"mse": m.mse, "peaks_within_1ev": m.fraction_within,
+                     "precision": m.precision, "recall_at_p95": r95}
+    lo, hi = peak_score_interval(rows["GNN"], np.asarray(true.names))["precision"]
+    out["GNN"]["precision_95ci"] = [lo, hi]
+    print(f"  GNN precision 95 % interval (bootstrap over molecules): "
+          f"{100 * lo:.1f}-{100 * hi:.1f}%")
+    for what, keep in (("one site", ~multi), ("2+ sites", multi)):
+        if keep.any():
+            m = spectral_metrics(energy, true.values[keep], preds["GNN"][keep],
+                                 tolerance=1.0, prominence=0.05)
+            print(f"  GNN, molecules with {what} ({keep.sum()}): MSE {m.mse:.2e}, "
+                  f"{100 * m.fraction_within:.1f}% of {m.n_true_peaks} peaks found at "
+                  f"{100 * m.precision:.1f}% precision")
+    if len(member_pred) > 1:
+        mem = average_sites(member_pred, labels).values
+        scores = [spectral_metrics(energy, true.values, p, tolerance=1.0, prominence=0.05)
+                  for p in mem]
+        print("  members: " + ", ".join(f"{100 * m.fraction_within:.1f}% / "
+                                        f"{100 * m.precision:.1f}%" for m in scores)
+              + " (peaks<=1eV / precision)")
+    return out
 
 
 if __name__ == "__main__":

@@ -182,6 +182,17 @@ def test_forward_cli_takes_smiles_as_their_embedded_geometry(tmp_path, capsys):
     labels = list(pred["label"].values)
     assert labels == ["glycol#0", "glycol#3", "CC#CO#3", "CCO#2"]
     assert [molecule_of(lab) for lab in labels] == ["glycol", "glycol", "CC#CO", "CCO"]
+    # per structure: the mean of its sites' spectra, and the members' spread of that mean
+    assert list(pred["structure"].values) == ["glycol", "CC#CO", "CCO"]
+    assert list(pred["site_structure"].values) == ["glycol", "glycol", "CC#CO", "CCO"]
+    assert list(pred["structure_n_sites"].values) == [2, 1, 1]
+    site, whole = pred["intensity"].values, pred["structure_intensity"].values
+    np.testing.assert_allclose(whole, [site[:2].mean(0), site[2], site[3]], rtol=1e-12)
+    np.testing.assert_allclose(pred["structure_intensity_std"].values[1:],
+                               pred["intensity_std"].values[2:], rtol=1e-12)
+    members = model.predict_members(read_structure_file(smi, element="O")[:2])  # glycol
+    np.testing.assert_allclose(pred["structure_intensity_std"].values[0],
+                               members.mean(axis=1).std(axis=0), rtol=1e-6, atol=1e-9)
     # a SMILES predicts exactly what an xyz file of its embedding predicts
     xyz = tmp_path / "ethanol.xyz"
     xyz.write_text(from_smiles("CCO").to_xyz())
@@ -379,15 +390,18 @@ def _assert_rock_salt_shells(s: Structure, a: float) -> None:
 def test_read_structure_file_crystals_by_inequivalent_site(tmp_path):
     pytest.importorskip("pymatgen")
     from pymatgen.io.cif import CifWriter
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     from xasml.errors import ParameterError
     from xasml.simulate.structures import PROTOTYPES
 
     nio = PROTOTYPES["rocksalt"]("Ni", 4.17)
+    conventional = SpacegroupAnalyzer(nio).get_conventional_standard_structure()
     cif = tmp_path / "NiO.cif"
-    CifWriter(nio).write_file(cif)
-    (s,) = read_structure_file(cif, element="Ni")  # 4 Ni in the cell, one class
+    CifWriter(conventional).write_file(cif)
+    (s,) = read_structure_file(cif, element="Ni")  # 4 Ni in the cubic cell, one class
     assert s.numbers[s.absorber] == 28 and s.label.startswith("NiO#")
+    assert s.weight == 4  # the site stands for all four
     _assert_rock_salt_shells(s, 4.17)
     (o,) = read_structure_file(cif, element="O")
     assert o.numbers[o.absorber] == 8

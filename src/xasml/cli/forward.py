@@ -185,6 +185,12 @@ def forward_cmd(
     nearest to the prediction), ``nearest_label`` and ``nearest_rms`` (their labels
     and RMS distances to the prediction), dims ``(sample, neighbour)``.
 
+    Per structure (what a measurement of the molecule or crystal sees):
+    ``structure_intensity`` and ``structure_intensity_std`` (structure, energy), the
+    mean of its sites' spectra on the absolute energy scale (crystal sites weighted
+    by multiplicity; times ``structure_weight`` for the sum), with
+    ``structure_n_sites``; ``site_structure`` (sample) names each site's structure.
+
     Trust per peak: a bundle trained with ``--calibrate-fraction`` adds
     ``peak_energy_trusted`` (sample, peak, bool): the peak is at least as tall,
     relative to its spectrum, as the peaks that met the target precision on held-out
@@ -222,6 +228,7 @@ def forward_cmd(
         relative_std,
     )
     from ..learn.bundle import load_bundle
+    from ..learn.site_average import average_sites
     from ..learn.structure_data import molecule_structures, read_structure_file
     from ..simulate.molecules import from_smiles
 
@@ -302,6 +309,21 @@ def forward_cmd(
                 "target_precision": float(trust.get("target_precision", np.nan)),
                 "calibration_coverage": float(trust.get("coverage", 0.0)),
                 "n_calibration": int(trust.get("n_calibration", 0))})
+    if items:
+        # what a measurement of the whole structure sees: its sites' spectra, weighted
+        avg = average_sites(members, [s.label for s in items], [s.weight for s in items])
+        ds = ds.assign_coords(structure=avg.names)
+        ds["structure_intensity"] = xr.DataArray(
+            avg.values.mean(axis=0), dims=("structure", "energy"), attrs={
+                "description": "ensemble mean of the structure's sites' spectra averaged "
+                               "(weighted by multiplicity): the spectrum per absorbing atom"})
+        ds["structure_intensity_std"] = xr.DataArray(
+            avg.values.std(axis=0), dims=("structure", "energy"),
+            attrs={"description": "ensemble standard deviation of structure_intensity"})
+        ds["structure_n_sites"] = xr.DataArray(avg.n_sites, dims="structure")
+        ds["structure_weight"] = xr.DataArray(avg.weight, dims="structure", attrs={
+            "description": "absorbing atoms the structure's sites stand for"})
+        ds["site_structure"] = xr.DataArray(np.asarray(avg.names)[avg.group], dims="sample")
     if nearest:
         n_lib = len(getattr(b.model, "library_labels_", ()))
         if n_lib and nearest > n_lib:
@@ -325,7 +347,8 @@ def forward_cmd(
             _remove(tmp)
 
     write(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
-    typer.echo(f"{out}: {len(items)} predicted spectra, {pk.energy.size} peaks"
+    typer.echo(f"{out}: {len(items)} predicted spectra of {ds.sizes.get('structure', 0)} "
+               f"structures, {pk.energy.size} peaks"
                + ("" if ok is None else f", {int(ok.sum())} of them trusted"))
     if peaks_csv is not None:
         import pandas as pd

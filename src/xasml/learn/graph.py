@@ -39,6 +39,7 @@ spectra to quantitative accuracy", Phys. Rev. Lett. 124, 156401 (2020).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -101,12 +102,17 @@ class Structure:
         Index of the absorbing atom in ``numbers``/``positions``.
     label
         Optional name (e.g. ``"mp-1234_005"``), carried into the graph.
+    weight
+        Atoms this site stands for (its multiplicity in a crystal), the weight of
+        its spectrum when sites are averaged into their structure's
+        (:func:`~xasml.learn.site_average.average_sites`); positive, default 1.
     """
 
     numbers: np.ndarray
     positions: np.ndarray
     absorber: int = 0
     label: str = ""
+    weight: float = 1.0
 
     def __post_init__(self) -> None:
         z = np.asarray(self.numbers)
@@ -130,13 +136,21 @@ class Structure:
                 f"Structure.absorber must be an atom index in 0..{z.size - 1}; "
                 f"found {self.absorber!r}"
             )
+        try:
+            w = float(self.weight)
+        except (TypeError, ValueError):
+            w = math.nan
+        if not (math.isfinite(w) and w > 0):
+            raise InputError(f"Structure.weight must be a positive number; found {self.weight!r}")
         object.__setattr__(self, "numbers", z.astype(np.int64))
         object.__setattr__(self, "positions", xyz)
         object.__setattr__(self, "absorber", int(self.absorber))
+        object.__setattr__(self, "weight", w)
 
     @classmethod
     def from_symbols(
-        cls, symbols: Sequence[str], positions: Any, absorber: int = 0, label: str = ""
+        cls, symbols: Sequence[str], positions: Any, absorber: int = 0, label: str = "",
+        weight: float = 1.0,
     ) -> Structure:
         """Build from element symbols (``"Cu"``, ``"O"``) and positions in Å."""
         try:
@@ -144,7 +158,7 @@ class Structure:
                          dtype=np.int64)
         except KeyError as exc:
             raise InputError(f"unknown element symbol {exc.args[0]!r}") from None
-        return cls(z, np.asarray(positions, dtype=np.float64), absorber, label)
+        return cls(z, np.asarray(positions, dtype=np.float64), absorber, label, weight)
 
     @classmethod
     def from_feff_input(cls, inp: FeffInput, label: str = "") -> Structure:

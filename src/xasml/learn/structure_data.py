@@ -157,8 +157,8 @@ def read_structure_file(path: str | Path, *, element: str | None = None) -> list
     molecules without ``element`` are left out. A crystal (CIF, POSCAR, pymatgen JSON,
     anything :func:`~xasml.simulate.structures.read_structure` reads) gives
     one structure per symmetry-inequivalent ``element`` site: the atoms within
-    10 Å of it, as a FEFF campaign's training data were read. ``element`` is
-    required for all but ``feff.inp``.
+    10 Å of it, as a FEFF campaign's training data were read, with its
+    multiplicity as ``weight``. ``element`` is required for all but ``feff.inp``.
     """
     from ..io import read_feff_inp
     from ..simulate.molecules import read_xyz
@@ -184,13 +184,13 @@ def read_structure_file(path: str | Path, *, element: str | None = None) -> list
     from ..simulate.structures import equivalent_sites, read_structure
 
     obj = read_structure(p)
-    if hasattr(obj, "lattice"):
-        sites = list(equivalent_sites(obj, element))
+    if hasattr(obj, "lattice"):  # each inequivalent site stands for its multiplicity
+        sites = equivalent_sites(obj, element)
     else:
-        sites = [i for i, site in enumerate(obj) if site.specie.symbol == element]
+        sites = {i: 1 for i, site in enumerate(obj) if site.specie.symbol == element}
     if not sites:
         raise FormatError(p, f"the structure has no {element!r} atom to absorb")
-    return [_site_cluster(obj, i, f"{p.stem}#{i}") for i in sites]
+    return [_site_cluster(obj, i, f"{p.stem}#{i}", m) for i, m in sites.items()]
 
 
 def molecule_structures(mol: Any, element: str, *, name: str | None = None) -> list[Structure]:
@@ -303,16 +303,16 @@ def _campaign_structure(path: Path, value: str) -> Any:
                             f"nor in {moved.parent}")
 
 
-def _site_cluster(obj: Any, site: int, label: str) -> Structure:
+def _site_cluster(obj: Any, site: int, label: str, weight: float = 1.0) -> Structure:
     """A molecule whole, or the atoms of a crystal within ``CRYSTAL_RADIUS`` of ``site``."""
     if not hasattr(obj, "lattice"):
         symbols = [sp.symbol for sp in obj.species]
-        return Structure.from_symbols(symbols, obj.cart_coords, site, label)
+        return Structure.from_symbols(symbols, obj.cart_coords, site, label, weight)
     centre = obj[site].coords
     near = obj.get_sites_in_sphere(centre, CRYSTAL_RADIUS)
     xyz = np.array([s.coords for s in near]) - centre
     absorber = int(np.argmin(np.einsum("ij,ij->i", xyz, xyz)))
-    return Structure.from_symbols([s.specie.symbol for s in near], xyz, absorber, label)
+    return Structure.from_symbols([s.specie.symbol for s in near], xyz, absorber, label, weight)
 
 
 def _value(ds: xr.Dataset, name: str, i: int) -> Any:
