@@ -11,4 +11,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # docstrings are hard-wrapped: markdown reflows their paragraphs to the terminal
+    rich_markup_mode="markdown",
 )

@@ -23,7 +23,8 @@ disagreement on peak positions :func:`peak_position_spread` and scores on the
 most trusted spectra :func:`selective_peak_scores`, with the trust threshold
 for a target precision chosen on held-out data (:func:`calibrate_peak_trust`);
 per predicted peak, a relative-height threshold chosen the same way
-(:func:`find_predicted_peaks`, :func:`calibrate_peak_heights`).
+(:func:`find_predicted_peaks`, :func:`calibrate_peak_heights`); the sites'
+spectra averaged into their molecule's or crystal's (:func:`average_sites`).
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -81,6 +82,7 @@ from .peak_trust import (
 )
 from .plots import confusion_matrix_figure, parity_figure
 from .refine import FitResult, SticksModel, fit_spectrum
+from .site_average import SiteAverage, average_site_spectra, average_sites
 from .spectral_metrics import (
     PeakMetrics,
     peak_parity_figure,
@@ -122,6 +124,9 @@ __all__ = [
     "spectral_metrics",
     "Structure",
     "StructureSpectrumRegressor",
+    "SiteAverage",
+    "average_sites",
+    "average_site_spectra",
     "NearestSpectra",
     "nearest_spectra",
     "build_gnn",
