@@ -418,6 +418,34 @@ def test_read_structure_file_crystals_by_inequivalent_site(tmp_path):
         read_structure_file(cif, element="Cu")
 
 
+def test_forward_averages_crystal_sites_by_multiplicity(tmp_path, capsys):
+    pytest.importorskip("pymatgen")
+    from pymatgen.io.cif import CifWriter
+
+    from xasml.simulate.structures import PROTOTYPES
+
+    # Fe3O4 as a normal spinel: 8 tetrahedral and 16 octahedral Fe in the cubic cell
+    cif = tmp_path / "Fe3O4.cif"
+    CifWriter(PROTOTYPES["spinel_normal"]("Fe", "Fe", 8.39, 0.2549)).write_file(cif)
+    sites = read_structure_file(cif, element="Fe")
+    assert sorted(s.weight for s in sites) == [8, 16]
+    s, y = _toy(4)
+    model = StructureSpectrumRegressor(n_models=2, max_epochs=2, hidden_channels=8, n_rbf=4,
+                                       random_state=0, device="cpu").fit(s, y)
+    bundle = save_bundle(model, tmp_path / "fe.bundle", energy=model.energy_)
+    out = tmp_path / "fe.nc"
+    assert main(["forward", str(bundle), str(cif), "--element", "Fe", "--out", str(out)]) == 0
+    assert "2 predicted spectra of 1 structures" in capsys.readouterr().out
+    with xr.open_dataset(out, engine="h5netcdf") as f:
+        pred = f.load()
+    w = np.array([st.weight for st in sites])
+    assert not np.allclose(*pred["intensity"].values)  # tetrahedral and octahedral differ
+    expected = (w[:, None] * pred["intensity"].values).sum(0) / w.sum()
+    np.testing.assert_allclose(pred["structure_intensity"].values[0], expected, rtol=1e-12)
+    assert list(pred["structure"].values) == ["Fe3O4"]
+    assert int(pred["structure_n_sites"][0]) == 2 and float(pred["structure_weight"][0]) == 24
+
+
 def test_feff_campaign_structures_molecule_whole_crystal_as_sphere(tmp_path):
     pytest.importorskip("feff10")
     pytest.importorskip("pymatgen")
