@@ -200,6 +200,14 @@ def test_forward_cli_takes_smiles_as_their_embedded_geometry(tmp_path, capsys):
     with xr.open_dataset(tmp_path / "x.nc", engine="h5netcdf") as f:
         np.testing.assert_allclose(f["intensity"].values[0], pred["intensity"].values[3],
                                    rtol=1e-6, atol=1e-9)
+    # two inputs of one name stay two structures: their sites are not averaged together
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "ethanol.xyz").write_text(from_smiles("OCCO").to_xyz())
+    assert main(["forward", str(bundle), str(xyz), str(tmp_path / "b" / "ethanol.xyz"),
+                 "--out", str(tmp_path / "x.nc")]) == 0
+    with xr.open_dataset(tmp_path / "x.nc", engine="h5netcdf") as f:
+        assert list(f["structure"].values) == ["ethanol", "ethanol (2)"]
+        assert list(f["structure_n_sites"].values) == [1, 2]
     capsys.readouterr()
     assert main(["forward", str(bundle), "--smiles", "CC", "--out", str(out)]) == 2
     assert "'CC' has no 'O' atom to absorb" in capsys.readouterr().err

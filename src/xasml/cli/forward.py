@@ -241,7 +241,7 @@ def forward_cmd(
     el = element or b.manifest.extras.get("element") or None
     if not structures and not smiles:
         raise typer.BadParameter("give structure files or --smiles", param_hint="STRUCTURES")
-    items = [s for path in structures or [] for s in read_structure_file(path, element=el)]
+    groups: list[list] = [read_structure_file(path, element=el) for path in structures or []]
     if smiles and el is None:
         raise typer.BadParameter("give the absorbing element of the SMILES",
                                  param_hint="--element")
@@ -253,7 +253,8 @@ def forward_cmd(
         if not mol.sites(str(el)):
             raise typer.BadParameter(f"{text!r} has no {el!r} atom to absorb",
                                      param_hint="--smiles")
-        items += molecule_structures(mol, str(el))
+        groups.append(molecule_structures(mol, str(el)))
+    items = [s for g in groups for s in g]
     members = b.model.predict_members(items)  # once: mean, std and the peak spread
     mean, std = b.model.predict_spectra(items, members=members)
     ds = xr.Dataset({"intensity": mean, "intensity_std": std})
@@ -311,7 +312,7 @@ def forward_cmd(
                 "n_calibration": int(trust.get("n_calibration", 0))})
     if items:
         # what a measurement of the whole structure sees: its sites' spectra, weighted
-        avg = average_sites(members, [s.label for s in items], [s.weight for s in items])
+        avg = average_sites(members, _structure_keys(groups), [s.weight for s in items])
         ds = ds.assign_coords(structure=avg.names)
         ds["structure_intensity"] = xr.DataArray(
             avg.values.mean(axis=0), dims=("structure", "energy"), attrs={
@@ -361,3 +362,29 @@ def forward_cmd(
             table["spectrum_trusted"] = ds["peak_trusted"].values[pk.spectrum]
         write(peaks_csv, lambda tmp: table.to_csv(tmp, index=False))
         typer.echo(f"{peaks_csv}: {len(table)} predicted peaks")
+
+
+def _structure_keys(groups: list[list]) -> list[str]:
+    """Site labels whose structure part is unique to its input.
+
+    Two inputs may name the same structure (``a/water.xyz`` and ``b/water.xyz``);
+    their sites must not be averaged together, so a later one becomes
+    ``"water (2)#0"``.
+    """
+    from ..learn.structure_data import molecule_of
+
+    keys: list[str] = []
+    taken: set[str] = set()
+    for group in groups:
+        rename: dict[str, str] = {}
+        for s in group:
+            name = molecule_of(s.label)
+            if name not in rename:
+                new, k = name, 1
+                while new in taken:
+                    k += 1
+                    new = f"{name} ({k})"
+                rename[name] = new
+            keys.append(f"{rename[name]}#{s.label.rsplit('#', 1)[-1]}")
+        taken.update(rename.values())
+    return keys
