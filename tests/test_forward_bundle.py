@@ -188,6 +188,13 @@ def test_forward_cli_takes_smiles_as_their_embedded_geometry(tmp_path, capsys):
     assert list(pred["structure_n_sites"].values) == [2, 1, 1]
     site, whole = pred["intensity"].values, pred["structure_intensity"].values
     np.testing.assert_allclose(whole, [site[:2].mean(0), site[2], site[3]], rtol=1e-12)
+    # a one-site structure has its site's peaks
+    assert int(pred["n_peaks"][2]) + int(pred["n_peaks"][3]) > 0
+    for k, j in ((1, 2), (2, 3)):
+        n = int(pred["n_peaks"][j])
+        assert int(pred["structure_n_peaks"][k]) == n
+        np.testing.assert_allclose(pred["structure_peak_energy"].values[k, :n],
+                                   pred["peak_energy"].values[j, :n])
     np.testing.assert_allclose(pred["structure_intensity_std"].values[1:],
                                pred["intensity_std"].values[2:], rtol=1e-12)
     members = model.predict_members(read_structure_file(smi, element="O")[:2])  # glycol

@@ -189,7 +189,8 @@ def forward_cmd(
     ``structure_intensity`` and ``structure_intensity_std`` (structure, energy), the
     mean of its sites' spectra on the absolute energy scale (crystal sites weighted
     by multiplicity; times ``structure_weight`` for the sum), with
-    ``structure_n_sites``; ``site_structure`` (sample) names each site's structure.
+    ``structure_n_sites`` and its peaks ``structure_n_peaks``, ``structure_peak_energy``
+    (eV); ``site_structure`` (sample) names each site's structure.
 
     Trust per peak: a bundle trained with ``--calibrate-fraction`` adds
     ``peak_energy_trusted`` (sample, peak, bool): the peak is at least as tall,
@@ -325,6 +326,13 @@ def forward_cmd(
         ds["structure_weight"] = xr.DataArray(avg.weight, dims="structure", attrs={
             "description": "absorbing atoms the structure's sites stand for"})
         ds["site_structure"] = xr.DataArray(np.asarray(avg.names)[avg.group], dims="sample")
+        whole = find_predicted_peaks(b.model.energy_, ds["structure_intensity"].values,
+                                     prominence=prominence)
+        ds["structure_n_peaks"] = xr.DataArray(whole.counts(), dims="structure")
+        ds["structure_peak_energy"] = xr.DataArray(
+            whole.padded(), dims=("structure", "structure_peak"), attrs={
+                "units": "eV", "description": "peaks of structure_intensity, increasing; "
+                                              "NaN past structure_n_peaks"})
     if nearest:
         n_lib = len(getattr(b.model, "library_labels_", ()))
         if n_lib and nearest > n_lib:
