@@ -214,6 +214,7 @@ def test_forward_cli_takes_smiles_as_their_embedded_geometry(tmp_path, capsys):
                  "--out", str(tmp_path / "x.nc")]) == 0
     with xr.open_dataset(tmp_path / "x.nc", engine="h5netcdf") as f:
         assert list(f["structure"].values) == ["ethanol", "ethanol (2)"]
+        assert list(f["label"].values) == ["ethanol#2", "ethanol (2)#0", "ethanol (2)#3"]
         assert list(f["structure_n_sites"].values) == [1, 2]
     capsys.readouterr()
     assert main(["forward", str(bundle), "--smiles", "CC", "--out", str(out)]) == 2

@@ -33,7 +33,7 @@ def test_leading_axes_are_averaged_alike_and_site_order_does_not_matter():
     again = average_sites(members[:, perm], [labels[i] for i in perm])
     assert again.names == ["m2", "m1"]
     np.testing.assert_allclose(again.values[:, ::-1], avg.values)
-    # a structure's spectrum is a mean of its sites': no value leaves their range
+    # m1 is the plain mean of its three sites, whatever their order
     np.testing.assert_allclose(avg.values[:, 0], members[:, [0, 1, 3]].mean(axis=1))
 
 

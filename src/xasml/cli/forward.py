@@ -255,7 +255,7 @@ def forward_cmd(
             raise typer.BadParameter(f"{text!r} has no {el!r} atom to absorb",
                                      param_hint="--smiles")
         groups.append(molecule_structures(mol, str(el)))
-    items = [s for g in groups for s in g]
+    items = _unique_labels(groups)
     members = b.model.predict_members(items)  # once: mean, std and the peak spread
     mean, std = b.model.predict_spectra(items, members=members)
     ds = xr.Dataset({"intensity": mean, "intensity_std": std})
@@ -313,7 +313,7 @@ def forward_cmd(
                 "n_calibration": int(trust.get("n_calibration", 0))})
     if items:
         # what a measurement of the whole structure sees: its sites' spectra, weighted
-        avg = average_sites(members, _structure_keys(groups), [s.weight for s in items])
+        avg = average_sites(members, [s.label for s in items], [s.weight for s in items])
         ds = ds.assign_coords(structure=avg.names)
         ds["structure_intensity"] = xr.DataArray(
             avg.values.mean(axis=0), dims=("structure", "energy"), attrs={
@@ -372,16 +372,18 @@ def forward_cmd(
         typer.echo(f"{peaks_csv}: {len(table)} predicted peaks")
 
 
-def _structure_keys(groups: list[list]) -> list[str]:
-    """Site labels whose structure part is unique to its input.
+def _unique_labels(groups: list[list]) -> list:
+    """The structures of every input, renamed where an earlier input had the name.
 
-    Two inputs may name the same structure (``a/water.xyz`` and ``b/water.xyz``);
-    their sites must not be averaged together, so a later one becomes
-    ``"water (2)#0"``.
+    Two inputs may name the same structure (``a/water.xyz`` and ``b/water.xyz``); a
+    later one's sites become ``"water (2)#0"`` ..., so that labels tell the samples
+    apart and sites of different inputs are never averaged together.
     """
+    from dataclasses import replace
+
     from ..learn.structure_data import molecule_of
 
-    keys: list[str] = []
+    out: list = []
     taken: set[str] = set()
     for group in groups:
         rename: dict[str, str] = {}
@@ -393,6 +395,7 @@ def _structure_keys(groups: list[list]) -> list[str]:
                     k += 1
                     new = f"{name} ({k})"
                 rename[name] = new
-            keys.append(f"{rename[name]}#{s.label.rsplit('#', 1)[-1]}")
+            out.append(s if rename[name] == name else
+                       replace(s, label=rename[name] + s.label[len(name):]))
         taken.update(rename.values())
-    return keys
+    return out

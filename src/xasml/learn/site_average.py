@@ -76,15 +76,10 @@ def average_sites(values: Any, labels: Sequence[str] | np.ndarray,
     if w.shape != (len(labels),) or not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise InputError(f"weights must be {len(labels)} positive finite numbers; found "
                          f"shape {w.shape}" + (f", min {w.min():g}" if w.size else ""))
-    names: list[str] = []
-    where: dict[str, int] = {}
-    group = np.empty(len(labels), dtype=np.intp)
-    for i, lab in enumerate(labels):
-        name = molecule_of(lab)
-        if name not in where:
-            where[name] = len(names)
-            names.append(name)
-        group[i] = where[name]
+    import pandas as pd
+
+    group, uniques = pd.factorize(np.array([molecule_of(lab) for lab in labels], dtype=object))
+    names = [str(u) for u in uniques]  # in order of first appearance
     total = np.bincount(group, weights=w, minlength=len(names))
     out = np.zeros((*y.shape[:-2], len(names), y.shape[-1]))
     np.add.at(out, (..., group, slice(None)), y * w[:, None])  # type: ignore[arg-type,index]
