@@ -100,7 +100,7 @@ def print_calibrated(model, energy: np.ndarray, cal_structures: Sequence, y_cal:
 def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.ndarray,
                             cal_groups: np.ndarray, y_test: np.ndarray, test_groups: np.ndarray,
                             pred: np.ndarray, targets: Sequence[float] = (0.9, 0.95),
-                            unit: str = "molecules") -> None:
+                            unit: str = "molecules", what: str = "sites") -> None:
     """Per predicted peak: the relative-height threshold set on held-out structures, on test.
 
     The threshold is :func:`~xasml.learn.peak_height_threshold` of the
@@ -118,6 +118,8 @@ def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.
         Test truth ``(n_test, n_energy)``, groups and predictions.
     targets
         Peak precisions to calibrate for.
+    unit, what
+        What the groups and the spectra are, for the printout.
     """
     import dataclasses
 
@@ -137,7 +139,7 @@ def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.
     for target in targets:
         t = peak_height_threshold(v_pk, v_hit, v_true, target)
         head = (f"peaks by relative height, calibrated for {100 * target:.0f} % on "
-                f"{t.n_calibration} held-out sites ({len(set(cal_groups))} {unit}): ")
+                f"{t.n_calibration} held-out {what} ({len(set(cal_groups))} {unit}): ")
         if t.threshold is None:
             print(head + "no threshold met the target")
             continue

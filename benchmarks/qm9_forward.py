@@ -398,8 +398,17 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         smiles_check(model, structures, energy, Y, molecule, te, pred, args, _rebroaden)
     if cal is not None:
         # per predicted peak: needs no ensemble, so also for --n-models 1
-        print_height_calibrated(energy, Y[cal], model.predict([structures[i] for i in cal]),
-                                molecule[cal], Y[te], molecule[te], pred)
+        cal_pred = model.predict([structures[i] for i in cal])
+        print_height_calibrated(energy, Y[cal], cal_pred, molecule[cal], Y[te], molecule[te],
+                                pred)
+        # whole molecules (xasml forward's structure_peak_energy_trusted): own threshold
+        from xasml.learn.site_average import average_sites
+
+        c = average_sites(np.stack([Y[cal], cal_pred]), [structures[i].label for i in cal])
+        t = average_sites(np.stack([Y[te], pred]), [structures[i].label for i in te])
+        print_height_calibrated(energy, c.values[0], c.values[1], np.asarray(c.names),
+                                t.values[0], np.asarray(t.names), t.values[1],
+                                what="molecule spectra (site means)")
     print(f"throughput: graphs {len(te) / (t1 - t0):.0f}/s, inference "
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")

@@ -15,7 +15,12 @@ pytest.importorskip("torch_geometric")
 
 from xasml.cli import main
 from xasml.errors import FormatError, ModelError, XasmlWarning
-from xasml.learn import Structure, StructureSpectrumRegressor, peak_position_spread
+from xasml.learn import (
+    Structure,
+    StructureSpectrumRegressor,
+    peak_position_spread,
+    relative_std,
+)
 from xasml.learn.bundle import load_bundle, save_bundle
 from xasml.learn.spectral_metrics import find_spectrum_peaks
 from xasml.learn.structure_data import (
@@ -200,6 +205,13 @@ def test_forward_cli_takes_smiles_as_their_embedded_geometry(tmp_path, capsys):
     members = model.predict_members(read_structure_file(smi, element="O")[:2])  # glycol
     np.testing.assert_allclose(pred["structure_intensity_std"].values[0],
                                members.mean(axis=1).std(axis=0), rtol=1e-6, atol=1e-9)
+    # its signals are the sites' ones: equal to them for a one-site structure
+    np.testing.assert_allclose(pred["structure_relative_std"].values[1:],
+                               pred["relative_std"].values[2:], rtol=1e-9)
+    np.testing.assert_allclose(pred["structure_peak_spread"].values[1:],
+                               pred["peak_spread"].values[2:], rtol=1e-9)
+    np.testing.assert_allclose(pred["structure_relative_std"].values[0], relative_std(
+        pred["structure_intensity"].values[:1], pred["structure_intensity_std"].values[:1]))
     # a SMILES predicts exactly what an xyz file of its embedding predicts
     xyz = tmp_path / "ethanol.xyz"
     xyz.write_text(from_smiles("CCO").to_xyz())
@@ -257,6 +269,9 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     assert manifest["extras"]["n_train"] == 2 and len(load_bundle(bundle).model.library_) == 2
     assert trust["n_calibration"] == 1 and trust["n_calibration_molecules"] == 1
     assert trust["threshold"] is None and trust["signal"] == "relative_std"
+    whole = manifest["extras"]["structure_peak_height_trust"]
+    assert whole["threshold"] is None and whole["n_calibration"] == 1  # one held-out molecule
+    assert "no relative height reached 95% precision on 1 held-out structures" in said
     held = set(load_bundle(bundle).model.library_labels_) ^ {"water#0", "formaldehyde#1",
                                                                "methanol#1"}
     assert len(held) == 1
@@ -270,6 +285,7 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     assert "no prediction is trusted" in pred["peak_trusted"].attrs["description"]
     assert pred["peak_energy_trusted"].dtype == bool and not pred["peak_energy_trusted"].any()
     assert "no peak is trusted" in pred["peak_energy_trusted"].attrs["description"]
+    assert not pred["structure_peak_energy_trusted"].any()
     # the listed peaks are those of the written mean spectra
     energy = pred["energy"].values
     for j in range(2):
@@ -286,11 +302,13 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     trust.update(threshold=float(rs.mean()), precision=0.97, coverage=0.5)
     # and a relative height of 0.5 trusts the peaks at least half as tall as the tallest
     heights.update(threshold=0.5, precision=0.96, coverage=0.6)
+    whole.update(threshold=0.5, precision=0.97, coverage=0.6)
     rel = pred["peak_relative_height"].values
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    table = tmp_path / "peaks.csv"
+    table, whole_table = tmp_path / "peaks.csv", tmp_path / "structure_peaks.csv"
     assert main(["forward", str(bundle), str(xyz), str(tmp_path / "methanol.xyz"),
-                 "--out", str(out), "--peaks", str(table)]) == 0
+                 "--out", str(out), "--peaks", str(table),
+                 "--structure-peaks", str(whole_table)]) == 0
     with xr.open_dataset(out, engine="h5netcdf") as f:
         pred = f.load()
     said = capsys.readouterr().out
@@ -308,9 +326,33 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     np.testing.assert_array_equal(rows["label"], pred["label"].values[sample])
     np.testing.assert_array_equal(rows["spectrum_trusted"], pred["peak_trusted"].values[sample])
     assert not list(tmp_path.glob(".peaks.csv*"))
+    # the structures' peaks: those of structure_intensity, flagged by their own threshold
+    for j in range(2):
+        y = pred["structure_intensity"].values[j]
+        want, top = find_spectrum_peaks(energy, y)
+        n = int(pred["structure_n_peaks"][j])
+        np.testing.assert_allclose(pred["structure_peak_energy"].values[j, :n], want)
+        np.testing.assert_allclose(pred["structure_peak_relative_height"].values[j, :n],
+                                   (top - y.min()) / np.ptp(y))
+    srel = pred["structure_peak_relative_height"].values
+    np.testing.assert_array_equal(pred["structure_peak_energy_trusted"].values,
+                                  np.nan_to_num(srel, nan=-1.0) >= 0.5)
+    assert "97.0% of such" in pred["structure_peak_energy_trusted"].attrs["description"]
+    rows = pd.read_csv(whole_table)
+    assert list(rows.columns) == ["structure", "energy_eV", "relative_height", "trusted"]
+    listed = ~np.isnan(pred["structure_peak_energy"].values)
+    assert len(rows) == listed.sum() == pred["structure_n_peaks"].sum()
+    np.testing.assert_allclose(rows["energy_eV"], pred["structure_peak_energy"].values[listed])
+    np.testing.assert_array_equal(rows["structure"],
+                                  pred["structure"].values[np.nonzero(listed)[0]])
+    np.testing.assert_array_equal(rows["trusted"],
+                                  pred["structure_peak_energy_trusted"].values[listed])
     assert main(["forward", str(bundle), str(xyz), "--out", str(out),
                  "--peaks", str(tmp_path / "peaks.txt")]) == 2
     assert "must end in .csv; found 'peaks.txt'" in capsys.readouterr().err
+    assert main(["forward", str(bundle), str(xyz), "--out", str(out),
+                 "--structure-peaks", str(tmp_path / "peaks.tsv")]) == 2
+    assert "--structure-peaks" in capsys.readouterr().err
     np.testing.assert_array_equal(pred["peak_trusted"].values, rs <= rs.mean())
     assert "97.0% of these predictions' peaks" in pred["peak_trusted"].attrs["description"]
     np.testing.assert_array_equal(pred["peak_energy_trusted"].values,

@@ -141,6 +141,33 @@ def test_calibration_scores_a_single_model_on_held_out_spectra() -> None:
         calibrate_peak_heights(_Model(pred), list(range(10)), truth, energy=E + 1.0)
 
 
+def test_per_structure_calibration_scores_the_weighted_site_means() -> None:
+    from types import SimpleNamespace
+
+    # 5 molecules of 2 sites: site 0 right at 5 eV; site 1 right at 10 eV plus a
+    # spurious small peak at 15 eV (relative height h of its own spectrum)
+    small = np.linspace(0.10, 0.18, 5)
+    truth = np.stack([t for _ in small for t in (gauss(5.0), gauss(10.0))])
+    pred = np.stack([p for h in small for p in (gauss(5.0), gauss(10.0) + gauss(15.0, h))])
+    sites = [SimpleNamespace(label=f"m{i}#{j}", weight=1.0) for i in range(5) for j in range(2)]
+    t = calibrate_peak_heights(_Model(pred), sites, truth, min_peaks=5, per_structure=True)
+    # the mean of two equal sites: both true peaks have relative height 1, the spurious h
+    assert t.n_calibration == 5 and t.n_predicted_peaks == 15 and t.n_kept == 10
+    assert t.threshold == pytest.approx(1.0, abs=1e-6) and t.precision == 1.0
+    # site 1 standing for 3 atoms: the 5 eV peak is 1/4 of the mean, 1/3 of its range
+    for s in sites[1::2]:
+        s.weight = 3.0
+    w = calibrate_peak_heights(_Model(pred), sites, truth, min_peaks=5, per_structure=True)
+    assert w.threshold == pytest.approx(1 / 3, abs=1e-3) and w.n_kept == 10
+    assert w.precision == 1.0 and w.coverage == pytest.approx(10 / 15)
+    # the same as calibrating on the weighted means themselves
+    mean = lambda y: (y[0::2] + 3 * y[1::2]) / 4  # noqa: E731
+    assert calibrate_peak_heights(_Model(mean(pred)), list(range(5)), mean(truth),
+                                  min_peaks=5) == w
+    with pytest.raises(InputError, match="per_structure needs the held-out structures"):
+        calibrate_peak_heights(_Model(pred), list(range(10)), truth, per_structure=True)
+
+
 def test_bad_spectra_are_named() -> None:
     with pytest.raises(InputError, match=r"spectra must have shape \(n_spectra, 2001\)"):
         find_predicted_peaks(E, np.zeros((2, 10)))

@@ -105,12 +105,17 @@ def train_forward_cmd(
     element = spectra.attrs.get("element")
     extras: dict[str, object] = {"element": "" if element is None else str(element),
                                  "n_train": len(structures)}
-    trust = heights = None
+    trust = heights = whole = None
     if held is not None:
         n_mol = len(set(molecule_of(s.label) for s in structures_cal))
         heights = calibrate_peak_heights(model, structures_cal, spectra_cal, target_precision)
         extras["peak_height_trust"] = {"signal": "relative_height", **heights.to_dict(),
                                        "n_calibration_molecules": n_mol}
+        # a molecule's spectrum (the mean of its sites') has peaks of its own
+        whole = calibrate_peak_heights(model, structures_cal, spectra_cal, target_precision,
+                                       per_structure=True)
+        extras["structure_peak_height_trust"] = {"signal": "relative_height",
+                                                 **whole.to_dict()}
         if n_models >= 2:
             trust = calibrate_peak_trust(model, structures_cal, spectra_cal,
                                          target_precision)
@@ -127,7 +132,7 @@ def train_forward_cmd(
         overwrite=overwrite,
     )
     typer.echo(f"{out}: {n_models}-member forward model trained on {len(structures)} sites")
-    if heights is not None:
+    if heights is not None and whole is not None:
         if heights.threshold is None:
             typer.echo(f"peak trust: no relative height reached {target_precision:.0%} "
                        f"precision on {heights.n_calibration} held-out sites (at least 20 "
@@ -137,6 +142,15 @@ def train_forward_cmd(
                        f"were {heights.coverage:.0%} of the {heights.n_predicted_peaks} "
                        f"predicted on {heights.n_calibration} held-out sites, at "
                        f"{heights.precision:.1%} precision")
+        if whole.threshold is None:
+            typer.echo(f"structure peak trust: no relative height reached "
+                       f"{target_precision:.0%} precision on {whole.n_calibration} held-out "
+                       "structures; 'xasml forward' will trust no peak of a structure")
+        else:
+            typer.echo(f"structure peak trust: peaks of relative height >= "
+                       f"{whole.threshold:.3g} were {whole.coverage:.0%} of the "
+                       f"{whole.n_predicted_peaks} predicted on {whole.n_calibration} held-out "
+                       f"structures, at {whole.precision:.1%} precision")
     if trust is not None:
         if trust.threshold is None:
             typer.echo(f"spectrum trust: no relative_std threshold reached "
@@ -166,6 +180,11 @@ def forward_cmd(
         None, "--peaks", help="Also write every predicted peak as a row of this .csv: label, "
                               "energy_eV, relative_height and, where calibrated, trusted "
                               "(the peak) and spectrum_trusted."),
+    structure_peaks_csv: Path = typer.Option(
+        None, "--structure-peaks", help="Also write every peak of each structure's spectrum "
+                                        "(the mean of its sites') as a row of this .csv: "
+                                        "structure, energy_eV, relative_height and, where "
+                                        "calibrated, trusted."),
 ) -> None:
     """Predict spectra (ensemble mean and std) of structures with a forward-model bundle.
 
@@ -190,14 +209,19 @@ def forward_cmd(
     mean of its sites' spectra on the absolute energy scale (crystal sites weighted
     by multiplicity; times ``structure_weight`` for the sum), with
     ``structure_n_sites`` and its peaks ``structure_n_peaks``, ``structure_peak_energy``
-    (eV); ``site_structure`` (sample) names each site's structure.
+    (eV), ``structure_peak_relative_height``; for ensembles ``structure_peak_spread``
+    and ``structure_relative_std`` (as for the sites, below); ``site_structure``
+    (sample) names each site's structure.
 
     Trust per peak: a bundle trained with ``--calibrate-fraction`` adds
     ``peak_energy_trusted`` (sample, peak, bool): the peak is at least as tall,
     relative to its spectrum, as the peaks that met the target precision on held-out
     molecules (on CVS-TDDFT O K edges, calibrated for 95 % on 121 QM9 molecules, 58 %
     of the test molecules' peaks were kept at 95.1 %; on smooth FEFF crystal spectra,
-    whose peaks are mostly the white line, height separates nothing).
+    whose peaks are mostly the white line, height separates nothing). Likewise
+    ``structure_peak_energy_trusted`` (structure, structure_peak) for the peaks of
+    each structure's spectrum, with its own threshold calibrated on the held-out
+    molecules' site-averaged spectra (bundles trained since this flag was added).
 
     Trust per spectrum (ensembles): ``peak_spread`` (sample), how far (eV) the
     members put the peaks of the mean, and ``relative_std`` (sample), the std
@@ -233,9 +257,9 @@ def forward_cmd(
     from ..learn.structure_data import molecule_structures, read_structure_file
     from ..simulate.molecules import from_smiles
 
-    if peaks_csv is not None and peaks_csv.suffix.lower() != ".csv":
-        raise typer.BadParameter(f"must end in .csv; found {peaks_csv.name!r}",
-                                 param_hint="--peaks")
+    for path, hint in ((peaks_csv, "--peaks"), (structure_peaks_csv, "--structure-peaks")):
+        if path is not None and path.suffix.lower() != ".csv":
+            raise typer.BadParameter(f"must end in .csv; found {path.name!r}", param_hint=hint)
     b = load_bundle(bundle)
     if not isinstance(b.model, StructureSpectrumRegressor):
         raise ModelError(f"{bundle} holds a {type(b.model).__name__}, not a forward model")
@@ -272,22 +296,7 @@ def forward_cmd(
     ds["peak_relative_height"] = xr.DataArray(
         pk.padded(pk.relative_height), dims=("sample", "peak"), attrs={
             "description": "(height - min) / (max - min) of the predicted spectrum" + pad})
-    ok: np.ndarray | None = None  # per peak: trusted by the calibrated height
-    if heights is not None:
-        t = heights.get("threshold")
-        ok = (pk.relative_height >= float(t) if t is not None
-              else np.zeros(pk.energy.size, dtype=bool))
-        why = ("no relative height met the target precision on the held-out molecules: "
-               "no peak is trusted" if t is None else
-               f"relative height >= {float(t):.3g}: on held-out molecules "
-               f"{float(heights.get('precision', np.nan)):.1%} of such predicted peaks "
-               f"were within {heights.get('tolerance')} eV of a true peak")
-        ds["peak_energy_trusted"] = xr.DataArray(
-            pk.padded(ok, fill=False), dims=("sample", "peak"), attrs={
-                "description": why + "; False past n_peaks",
-                "target_precision": float(heights.get("target_precision", np.nan)),
-                "calibration_coverage": float(heights.get("coverage", 0.0)),
-                "n_calibration": int(heights.get("n_calibration", 0))})
+    ok = _height_trust(ds, pk, heights, "peak_energy_trusted", ("sample", "peak"), "n_peaks")
     if b.model.n_models >= 2 and items:
         # the trust signal for the peaks: how far the members put the mean's peaks
         spread = peak_position_spread(b.model.energy_, members)
@@ -322,6 +331,13 @@ def forward_cmd(
         ds["structure_intensity_std"] = xr.DataArray(
             avg.values.std(axis=0), dims=("structure", "energy"),
             attrs={"description": "ensemble standard deviation of structure_intensity"})
+        if b.model.n_models >= 2:  # the site-level spectrum signals, for the structures
+            ds["structure_peak_spread"] = xr.DataArray(
+                peak_position_spread(b.model.energy_, avg.values, prominence=prominence),
+                dims="structure", attrs={"units": "eV"})
+            ds["structure_relative_std"] = xr.DataArray(relative_std(
+                ds["structure_intensity"].values, ds["structure_intensity_std"].values),
+                dims="structure")
         ds["structure_n_sites"] = xr.DataArray(avg.n_sites, dims="structure")
         ds["structure_weight"] = xr.DataArray(avg.weight, dims="structure", attrs={
             "description": "absorbing atoms the structure's sites stand for"})
@@ -329,10 +345,17 @@ def forward_cmd(
         whole = find_predicted_peaks(b.model.energy_, ds["structure_intensity"].values,
                                      prominence=prominence)
         ds["structure_n_peaks"] = xr.DataArray(whole.counts(), dims="structure")
-        ds["structure_peak_energy"] = xr.DataArray(
-            whole.padded(), dims=("structure", "structure_peak"), attrs={
-                "units": "eV", "description": "peaks of structure_intensity, increasing; "
-                                              "NaN past structure_n_peaks"})
+        dims = ("structure", "structure_peak")
+        ds["structure_peak_energy"] = xr.DataArray(whole.padded(), dims=dims, attrs={
+            "units": "eV", "description": "peaks of structure_intensity, increasing; "
+                                          "NaN past structure_n_peaks"})
+        ds["structure_peak_relative_height"] = xr.DataArray(
+            whole.padded(whole.relative_height), dims=dims, attrs={
+                "description": "(height - min) / (max - min) of structure_intensity; "
+                               "NaN past structure_n_peaks"})
+        calibrated = b.manifest.extras.get("structure_peak_height_trust")
+        whole_ok = _height_trust(ds, whole, calibrated if isinstance(calibrated, dict) else None,
+                                 "structure_peak_energy_trusted", dims, "structure_n_peaks")
     if nearest:
         n_lib = len(getattr(b.model, "library_labels_", ()))
         if n_lib and nearest > n_lib:
@@ -370,6 +393,17 @@ def forward_cmd(
             table["spectrum_trusted"] = ds["peak_trusted"].values[pk.spectrum]
         write(peaks_csv, lambda tmp: table.to_csv(tmp, index=False))
         typer.echo(f"{peaks_csv}: {len(table)} predicted peaks")
+    if structure_peaks_csv is not None and items:
+        import pandas as pd
+
+        table = pd.DataFrame({"structure": np.asarray(avg.names)[whole.spectrum],
+                              "energy_eV": whole.energy,
+                              "relative_height": whole.relative_height})
+        if whole_ok is not None:
+            table["trusted"] = whole_ok
+        write(structure_peaks_csv, lambda tmp: table.to_csv(tmp, index=False))
+        typer.echo(f"{structure_peaks_csv}: {len(table)} predicted peaks of "
+                   f"{len(avg.names)} structures")
 
 
 def _unique_labels(groups: list[list]) -> list:
@@ -399,3 +433,31 @@ def _unique_labels(groups: list[list]) -> list:
                        replace(s, label=rename[name] + s.label[len(name):]))
         taken.update(rename.values())
     return out
+
+
+def _height_trust(ds, peaks, calibrated: dict | None, name: str, dims: tuple[str, str],
+                  count: str):
+    """Flag the peaks at least as tall as the calibrated relative height (``ds[name]``).
+
+    Returns the flag per peak of ``peaks`` (``None`` without a calibration); a
+    calibration whose target was never reached trusts no peak.
+    """
+    import numpy as np
+    import xarray as xr
+
+    if calibrated is None:
+        return None
+    t = calibrated.get("threshold")
+    ok = (peaks.relative_height >= float(t) if t is not None
+          else np.zeros(peaks.energy.size, dtype=bool))
+    why = ("no relative height met the target precision on the held-out molecules: "
+           "no peak is trusted" if t is None else
+           f"relative height >= {float(t):.3g}: on held-out molecules "
+           f"{float(calibrated.get('precision', np.nan)):.1%} of such predicted peaks "
+           f"were within {calibrated.get('tolerance')} eV of a true peak")
+    ds[name] = xr.DataArray(peaks.padded(ok, fill=False), dims=dims, attrs={
+        "description": why + f"; False past {count}",
+        "target_precision": float(calibrated.get("target_precision", np.nan)),
+        "calibration_coverage": float(calibrated.get("coverage", 0.0)),
+        "n_calibration": int(calibrated.get("n_calibration", 0))})
+    return ok

@@ -295,12 +295,17 @@ def calibrate_peak_heights(
     tolerance: float = 1.0,
     prominence: float = 0.05,
     min_peaks: int = 20,
+    per_structure: bool = False,
 ) -> PeakHeightThreshold:
     """Choose a fitted model's relative-height threshold on held-out data.
 
     Works for one model or an ensemble (its mean is scored). Energies come
     from ``y``'s ``energy`` coordinate, else ``energy``, else the model's
-    ``energy_``, as in :func:`~xasml.learn.calibrate_peak_trust`.
+    ``energy_``, as in :func:`~xasml.learn.calibrate_peak_trust`. With
+    ``per_structure`` the threshold is for the spectra of whole structures:
+    predictions and truths are first averaged over the sites of each structure
+    (:func:`~xasml.learn.site_average.average_sites`, weighted by the sites'
+    ``weight``), what ``xasml forward`` writes as ``structure_intensity``.
 
     Parameters
     ----------
@@ -318,10 +323,14 @@ def calibrate_peak_heights(
         As in :func:`peak_height_threshold`.
     tolerance, prominence
         Peak-metric settings (:func:`~xasml.learn.spectral_metrics`).
+    per_structure
+        Score the site-averaged spectrum of each structure (by the labels
+        ``"<structure>#<atom>"`` of ``X``) instead of each site's.
 
     Returns
     -------
     PeakHeightThreshold
+        With ``per_structure``, ``n_calibration`` counts structures.
     """
     pred = model.predict(X)
     pred = np.atleast_2d(np.asarray(getattr(pred, "values", pred), dtype=np.float64))
@@ -330,6 +339,17 @@ def calibrate_peak_heights(
         raise InputError(f"y must have shape {pred.shape} (held-out spectra on the model's "
                          f"energy grid); found {yt.shape}")
     grid = _calibration_energy(y, energy, np.asarray(model.energy_, dtype=np.float64))
+    if per_structure:
+        from .site_average import average_sites
+
+        labels = [getattr(s, "label", None) for s in X]
+        if any(not isinstance(lab, str) for lab in labels):
+            raise InputError("per_structure needs the held-out structures themselves (their "
+                             "labels name the structure); found " + type(X[0]).__name__)
+        names = [str(lab) for lab in labels]
+        weights = [getattr(s, "weight", 1.0) for s in X]
+        pred = average_sites(pred, names, weights).values
+        yt = average_sites(yt, names, weights).values
     peaks = find_predicted_peaks(grid, pred, prominence=prominence)
     hit, n_true = peak_hits(grid, yt, peaks, tolerance=tolerance)
     return peak_height_threshold(peaks, hit, n_true, target_precision,
