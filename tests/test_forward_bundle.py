@@ -313,7 +313,9 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
         pred = f.load()
     said = capsys.readouterr().out
     assert (f"{int(pred['n_peaks'].sum())} peaks, "
-            f"{int(pred['peak_energy_trusted'].sum())} of them trusted") in said
+            f"{int(pred['peak_energy_trusted'].sum())} of them trusted; the structures' "
+            f"spectra {int(pred['structure_n_peaks'].sum())} peaks, "
+            f"{int(pred['structure_peak_energy_trusted'].sum())} trusted") in said
     # the table lists the same peaks, one row each, with both flags
     rows = pd.read_csv(table)
     assert list(rows.columns) == ["label", "energy_eV", "relative_height", "trusted",

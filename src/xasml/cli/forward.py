@@ -381,7 +381,9 @@ def forward_cmd(
     write(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     typer.echo(f"{out}: {len(items)} predicted spectra of {ds.sizes.get('structure', 0)} "
                f"structures, {pk.energy.size} peaks"
-               + ("" if ok is None else f", {int(ok.sum())} of them trusted"))
+               + ("" if ok is None else f", {int(ok.sum())} of them trusted")
+               + ("" if not items else f"; the structures' spectra {whole.energy.size} peaks"
+                  + ("" if whole_ok is None else f", {int(whole_ok.sum())} trusted")))
     if peaks_csv is not None:
         import pandas as pd
 
