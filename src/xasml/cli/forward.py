@@ -221,7 +221,9 @@ def forward_cmd(
     whose peaks are mostly the white line, height separates nothing). Likewise
     ``structure_peak_energy_trusted`` (structure, structure_peak) for the peaks of
     each structure's spectrum, with its own threshold calibrated on the held-out
-    molecules' site-averaged spectra (bundles trained since this flag was added).
+    molecules' site-averaged spectra (bundles trained since this flag was added;
+    calibrated for 95 % on 121 QM9 molecules, it kept 50 % of the test molecules'
+    peaks at 97.4 %; on 61 molecules it over-promised: 91.9 %).
 
     Trust per spectrum (ensembles): ``peak_spread`` (sample), how far (eV) the
     members put the peaks of the mean, and ``relative_std`` (sample), the std
