@@ -132,25 +132,18 @@ def train_forward_cmd(
         overwrite=overwrite,
     )
     typer.echo(f"{out}: {n_models}-member forward model trained on {len(structures)} sites")
-    if heights is not None and whole is not None:
-        if heights.threshold is None:
-            typer.echo(f"peak trust: no relative height reached {target_precision:.0%} "
-                       f"precision on {heights.n_calibration} held-out sites (at least 20 "
-                       "predicted peaks); 'xasml forward' will trust no peak")
+    for what, t, unit in (("peak trust", heights, "sites"),
+                          ("structure peak trust", whole, "structures")):
+        if t is None:
+            continue
+        if t.threshold is None:
+            typer.echo(f"{what}: no relative height reached {target_precision:.0%} precision "
+                       f"on {t.n_calibration} held-out {unit} (at least 20 predicted peaks); "
+                       "'xasml forward' will trust none of these peaks")
         else:
-            typer.echo(f"peak trust: peaks of relative height >= {heights.threshold:.3g} "
-                       f"were {heights.coverage:.0%} of the {heights.n_predicted_peaks} "
-                       f"predicted on {heights.n_calibration} held-out sites, at "
-                       f"{heights.precision:.1%} precision")
-        if whole.threshold is None:
-            typer.echo(f"structure peak trust: no relative height reached "
-                       f"{target_precision:.0%} precision on {whole.n_calibration} held-out "
-                       "structures; 'xasml forward' will trust no peak of a structure")
-        else:
-            typer.echo(f"structure peak trust: peaks of relative height >= "
-                       f"{whole.threshold:.3g} were {whole.coverage:.0%} of the "
-                       f"{whole.n_predicted_peaks} predicted on {whole.n_calibration} held-out "
-                       f"structures, at {whole.precision:.1%} precision")
+            typer.echo(f"{what}: peaks of relative height >= {t.threshold:.3g} were "
+                       f"{t.coverage:.0%} of the {t.n_predicted_peaks} predicted on "
+                       f"{t.n_calibration} held-out {unit}, at {t.precision:.1%} precision")
     if trust is not None:
         if trust.threshold is None:
             typer.echo(f"spectrum trust: no relative_std threshold reached "
