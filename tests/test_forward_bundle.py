@@ -240,6 +240,31 @@ def test_forward_cli_takes_smiles_as_their_embedded_geometry(tmp_path, capsys):
     assert "give structure files or --smiles" in capsys.readouterr().err
 
 
+def test_forward_finds_and_spreads_peaks_at_the_calibrated_prominence(tmp_path):
+    from xasml.learn import find_predicted_peaks
+
+    s, y = _toy(6)
+    model = StructureSpectrumRegressor(n_models=3, max_epochs=2, hidden_channels=8, n_rbf=4,
+                                       random_state=3, device="cpu").fit(s, y)
+    calibrated = {"prominence": 0.3, "threshold": None}
+    bundle = save_bundle(model, tmp_path / "o.bundle", energy=model.energy_,
+                         extras={"element": "O", "peak_height_trust": calibrated})
+    xyz = tmp_path / "water.xyz"
+    xyz.write_text(H2O)
+    assert main(["forward", str(bundle), str(xyz), "--out", str(tmp_path / "p.nc")]) == 0
+    with xr.open_dataset(tmp_path / "p.nc", engine="h5netcdf") as f:
+        pred = f.load()
+    members = model.predict_members(read_structure_file(xyz, element="O"))
+    mean = members.mean(axis=0)
+    # the peaks listed and the members' spread of them use the calibration's prominence
+    np.testing.assert_array_equal(pred["n_peaks"].values, find_predicted_peaks(
+        model.energy_, mean, prominence=0.3).counts())
+    want = peak_position_spread(model.energy_, members, prominence=0.3)
+    assert not np.allclose(want, peak_position_spread(model.energy_, members))  # can fail
+    np.testing.assert_allclose(pred["peak_spread"].values, want)
+    np.testing.assert_allclose(pred["structure_peak_spread"].values, want)  # one site
+
+
 def _tddft_campaign(tmp_path, name, molecules, basis="6-31g"):
     argv = ["simulate", "tddft", "--element", "O", "--site", "per-site", "--basis", basis,
             "--shift", "14", "--out", str(tmp_path / name), "--workers", "0", "--no-progress"]

@@ -294,7 +294,7 @@ def forward_cmd(
     ok = _height_trust(ds, pk, heights, "peak_energy_trusted", ("sample", "peak"), "n_peaks")
     if b.model.n_models >= 2 and items:
         # the trust signal for the peaks: how far the members put the mean's peaks
-        spread = peak_position_spread(b.model.energy_, members)
+        spread = peak_position_spread(b.model.energy_, members, prominence=prominence)
         ds["peak_spread"] = xr.DataArray(spread, dims="sample", attrs={"units": "eV"})
         ds["relative_std"] = xr.DataArray(relative_std(mean.values, std.values), dims="sample")
         trust = b.manifest.extras.get("peak_trust")
