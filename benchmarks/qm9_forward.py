@@ -117,19 +117,23 @@ def draw(n: int = 600, seed: int = 0, element: str = "O") -> list[int]:
 
 
 def main() -> None:
+    from xasml.learn import StructureSpectrumRegressor
+
+    # the estimator's defaults, which xasml train-forward uses: what is measured is what users get
+    d = StructureSpectrumRegressor().get_params()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, nargs="+", default=None,
                     help="campaign datasets to pool (default: the finished rand600-seed* draws)")
-    ap.add_argument("--epochs", type=int, default=300)
+    ap.add_argument("--epochs", type=int, default=d["max_epochs"])
     ap.add_argument("--n-models", type=int, default=3)
-    ap.add_argument("--patience", type=int, default=30,
+    ap.add_argument("--patience", type=int, default=d["patience"],
                     help="early stopping: epochs without a better validation loss")
-    ap.add_argument("--lr-patience", type=int, default=5,
+    ap.add_argument("--lr-patience", type=int, default=d["lr_patience"],
                     help="halve the learning rate after this many epochs without a better "
                          "validation loss")
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--interactions", type=int, default=3)
-    ap.add_argument("--cutoff", type=float, default=4.0)
+    ap.add_argument("--hidden", type=int, default=d["hidden_channels"])
+    ap.add_argument("--interactions", type=int, default=d["n_interactions"])
+    ap.add_argument("--cutoff", type=float, default=d["cutoff"])
     ap.add_argument("--bonds", action="store_true",
                     help="add covalent-bond features to the graphs (bonded edge flag, "
                          "bond and H counts per atom)")
@@ -303,14 +307,13 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         spectral_metrics,
     )
 
-    model = StructureSpectrumRegressor(
-        cutoff=args.cutoff, cluster_radius=8.0, n_rbf=32, bonds=args.bonds,
+    model = StructureSpectrumRegressor(  # the rest (cluster radius, learning rate): defaults
+        cutoff=args.cutoff, bonds=args.bonds,
         head=args.head, n_peaks=args.n_peaks, peak_max_factor=args.peak_max_factor,
         hidden_channels=args.hidden,
-        n_interactions=args.interactions, n_models=args.n_models, learning_rate=3e-3,
+        n_interactions=args.interactions, n_models=args.n_models,
         gradient_weight=args.gradient_weight, cdf_weight=args.cdf_weight,
-        batch_size=32, max_epochs=args.epochs, patience=args.patience,
-        lr_patience=args.lr_patience, validation_fraction=0.1,
+        max_epochs=args.epochs, patience=args.patience, lr_patience=args.lr_patience,
         random_state=args.seed, device="auto", n_threads=args.threads,
     )
     t0 = time.perf_counter()

@@ -598,3 +598,19 @@ def test_feff_campaign_structure_given_as_json_is_read_like_the_engine_reads_it(
     np.testing.assert_array_equal(s.numbers, [8, 1, 1])
     assert s.absorber == 0 and s.label == "structure0#0"
     assert list(spectra["label"].values) == ["structure0#0"]
+
+
+def test_train_forward_defaults_are_the_estimators():
+    """The CLI trains what the benchmarks measured: its defaults are the estimator's."""
+    import inspect
+
+    from xasml.cli.forward import train_forward_cmd
+
+    est = StructureSpectrumRegressor().get_params()
+    cli = {name: p.default.default
+           for name, p in inspect.signature(train_forward_cmd).parameters.items()}
+    pairs = {"max_epochs": "max_epochs", "patience": "patience", "cutoff": "cutoff",
+             "cluster_radius": "cluster_radius", "hidden": "hidden_channels",
+             "interactions": "n_interactions", "learning_rate": "learning_rate",
+             "bonds": "bonds", "head": "head", "n_peaks": "n_peaks"}
+    assert {k: cli[k] for k in pairs} == {k: est[v] for k, v in pairs.items()}
