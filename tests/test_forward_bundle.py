@@ -614,3 +614,20 @@ def test_train_forward_defaults_are_the_estimators():
              "interactions": "n_interactions", "learning_rate": "learning_rate",
              "bonds": "bonds", "head": "head", "n_peaks": "n_peaks"}
     assert {k: cli[k] for k in pairs} == {k: est[v] for k, v in pairs.items()}
+
+
+def test_forward_cli_benchmark_writes_the_campaign_geometry_as_xyz(tmp_path):
+    """The CLI benchmark's xyz files read back as the site's molecule, atom for atom."""
+    from benchmarks.forward_cli import _xyz
+
+    from xasml.learn.structure_data import read_structure_file
+
+    s = Structure(np.array([6, 8, 1, 1]), np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.21],
+                                                   [0.94, 0.0, -0.59], [-0.94, 0.0, -0.59]]),
+                  absorber=1, label="qm9:3#1")
+    path = tmp_path / "qm9:3.xyz"
+    path.write_text(_xyz(s))
+    (back,) = read_structure_file(path, element="O")
+    assert back.label == s.label and back.absorber == s.absorber
+    np.testing.assert_array_equal(back.numbers, s.numbers)
+    np.testing.assert_allclose(back.positions, s.positions, atol=1e-8)
