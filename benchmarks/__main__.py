@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[float, str]] = {
     "kiyohara_sites": (15, "site properties from CVS-TDDFT O K-edge spectra (QM9 subset)"),
     "kedge_classify": (5, "CN / geometry / oxidation per element from FEFF oxides (Torrisi table)"),
     "qm9_forward": (10, "QM9 O K-edge structure -> spectrum graph network (own CVS-TDDFT set)"),
+    "forward_cli": (12, "xasml train-forward + forward, scored on a held-out QM9 O draw"),
     "gnn_throughput": (3, "graph-network structures/s on the CPU, and on a GPU when present"),
     "qm9_feff_vs_tddft": (8, "FEFF10 vs CVS-TDDFT O K-edge spectra of the same QM9 molecules"),
 }
