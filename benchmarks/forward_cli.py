@@ -125,6 +125,8 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, default=None,
                     help="train-forward's --max-epochs (default: its own)")
     ap.add_argument("--calibrate-fraction", type=float, default=0.1)
+    ap.add_argument("--confidence", type=float, default=None,
+                    help="train-forward's --confidence (default: the precision itself)")
     ap.add_argument("--limit", type=int, default=None,
                     help="predict only the first N test molecules (a quick check)")
     ap.add_argument("--json", type=Path, default=None, help="also write the scores here")
@@ -146,6 +148,8 @@ def main() -> None:
                    "--calibrate-fraction", str(args.calibrate_fraction)]
             if args.max_epochs is not None:
                 cmd += ["--max-epochs", str(args.max_epochs)]
+            if args.confidence is not None:
+                cmd += ["--confidence", str(args.confidence)]
             t_train = _run(cmd)
         manifest = json.loads((bundle / "manifest.json").read_text())
         extras = manifest.get("extras", {})

@@ -116,6 +116,35 @@ def test_threshold_never_splits_tied_heights() -> None:
     assert peak_height_threshold(pk, hit, n_true, 0.6, min_peaks=1).n_kept == 3
 
 
+def _ranked_peaks(n_hits: int, n_misses: int):
+    """``n_hits`` hits, then ``n_misses`` misses, in order of falling relative height."""
+    from xasml.learn.peak_heights import PredictedPeaks
+
+    n = n_hits + n_misses
+    pk = PredictedPeaks(spectrum=np.arange(n), energy=np.full(n, 5.0),
+                        relative_height=np.linspace(1.0, 0.1, n), n_spectra=n,
+                        prominence=0.05)
+    return pk, np.arange(n) < n_hits, np.ones(n, int)
+
+
+def test_a_confidence_bound_keeps_only_peaks_whose_precision_bound_meets_the_target() -> None:
+    pk, hit, n_true = _ranked_peaks(50, 10)
+    # the precision itself: 50 hits may take 2 misses along (50/52 >= 0.95 > 50/53)
+    assert peak_height_threshold(pk, hit, n_true, 0.95).n_kept == 52
+    # all-hit sets of n peaks have the Clopper-Pearson lower bound 0.1 ** (1 / n) at 90 %:
+    # 0.955 for the 50 hits; one miss more drops it to 0.926 (beta(50, 2) quantile)
+    t = peak_height_threshold(pk, hit, n_true, 0.95, confidence=0.9)
+    assert (t.n_kept, t.precision, t.confidence) == (50, 1.0, 0.9)
+    assert t.threshold == pytest.approx(pk.relative_height[49])
+    assert t.to_dict()["confidence"] == 0.9
+    assert peak_height_threshold(pk, hit, n_true, 0.95).confidence is None
+    # 0.1 ** (1 / 45) = 0.9501 meets 95 %, 0.1 ** (1 / 44) = 0.9490 does not
+    assert peak_height_threshold(*_ranked_peaks(45, 5), 0.95, confidence=0.9).n_kept == 45
+    assert peak_height_threshold(*_ranked_peaks(44, 5), 0.95, confidence=0.9).threshold is None
+    with pytest.raises(ParameterError, match=r"confidence must be None or in \(0, 1\)"):
+        peak_height_threshold(pk, hit, n_true, confidence=1.0)
+
+
 class _Model:
     """A fitted model's interface: predict and an energy grid."""
 

@@ -114,6 +114,21 @@ def test_threshold_keeps_the_longest_prefix_meeting_the_target() -> None:
     assert none.to_dict()["threshold"] is None and none.to_dict()["precision"] is None
 
 
+def test_threshold_with_a_confidence_bound_keeps_fewer_spectra() -> None:
+    metrics = _two_peak_set(25, 2)  # 50 good predicted peaks, then 2 spectra of 2 wrong ones
+    u = np.arange(27.0)
+    # the precision itself takes one wrong spectrum along: 50/52 >= 0.95 > 50/54
+    assert peak_trust_threshold(metrics, u, 0.95).n_spectra == 26
+    # 50 of 50 has the 90 % Clopper-Pearson lower bound 0.1 ** (1 / 50) = 0.955; 50 of 52, 0.926
+    t = peak_trust_threshold(metrics, u, 0.95, confidence=0.9)
+    assert (t.n_spectra, t.precision, t.confidence) == (25, 1.0, 0.9)
+    # 44 of 44: 0.1 ** (1 / 44) = 0.949 misses 95 %
+    short = peak_trust_threshold(_two_peak_set(22, 2), np.arange(24.0), 0.95, confidence=0.9)
+    assert short.threshold is None
+    with pytest.raises(ParameterError, match="confidence"):
+        peak_trust_threshold(metrics, u, 0.95, confidence=0.0)
+
+
 def test_threshold_needs_min_peaks_and_does_not_split_ties() -> None:
     metrics = _two_peak_set(3, 1)
     # 6 good peaks are fewer than 20: no threshold however good

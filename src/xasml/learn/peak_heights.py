@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from .peak_trust import _calibration_energy, _check_target, _Threshold
+from .peak_trust import (
+    _calibration_energy,
+    _check_confidence,
+    _check_target,
+    _meets_target,
+    _Threshold,
+)
 
 __all__ = [
     "PeakHeightThreshold",
@@ -215,6 +221,9 @@ class PeakHeightThreshold(_Threshold):
         Calibration spectra.
     tolerance, prominence
         Peak-metric settings (eV; fraction of the spectrum's range).
+    confidence
+        ``None``: the kept peaks' precision met the target; else the
+        confidence of the lower bound of it that did.
     n_kept, n_true_peaks
         Peaks kept, and true peaks of the calibration spectra.
     """
@@ -231,6 +240,7 @@ def peak_height_threshold(
     *,
     tolerance: float = 1.0,
     min_peaks: int = 20,
+    confidence: float | None = None,
 ) -> PeakHeightThreshold:
     """The lowest relative height whose taller peaks meet a target precision.
 
@@ -238,7 +248,11 @@ def peak_height_threshold(
     that ends between two distinct heights and holds at least ``min_peaks``
     peaks, the longest whose precision is ``>= target_precision`` sets the
     threshold. The precision is measured on these spectra, so it is an
-    estimate for new spectra like them, not a bound.
+    estimate for new spectra like them, not a bound; taking the longest set
+    that meets the target favours a lucky one. With ``confidence`` the set's
+    one-sided Clopper-Pearson lower bound of the precision must meet the
+    target instead (peaks treated as independent): fewer peaks kept, less
+    luck promised.
 
     Parameters
     ----------
@@ -252,12 +266,15 @@ def peak_height_threshold(
         The tolerance ``hit`` was scored with (eV; recorded only).
     min_peaks
         Fewest peaks a kept set may have, >= 1.
+    confidence
+        In (0, 1), e.g. 0.9; ``None`` (default) uses the precision itself.
 
     Returns
     -------
     PeakHeightThreshold
     """
     _check_target(target_precision, min_peaks)
+    _check_confidence(confidence)
     h = np.asarray(hit, dtype=bool)
     if h.shape != peaks.energy.shape:
         raise InputError(f"hit must give one flag per predicted peak, shape "
@@ -268,12 +285,12 @@ def peak_height_threshold(
     run = np.cumsum(h[order])
     kept = np.arange(1, h.size + 1)
     ends = np.append(heights[1:] < heights[:-1], True) if h.size else np.zeros(0, bool)
-    # a float tolerance so that an exact 19/20 meets 0.95
-    ok = ends & (kept >= min_peaks) & (run / np.maximum(kept, 1) >= target_precision - 1e-12)
+    ok = ends & (kept >= min_peaks) & _meets_target(run, kept, target_precision, confidence)
     common: dict[str, Any] = dict(
         target_precision=float(target_precision), n_predicted_peaks=int(h.size),
         n_true_peaks=total_true, n_calibration=peaks.n_spectra,
-        tolerance=float(tolerance), prominence=peaks.prominence)
+        tolerance=float(tolerance), prominence=peaks.prominence,
+        confidence=None if confidence is None else float(confidence))
     if not ok.any():
         return PeakHeightThreshold(threshold=None, coverage=0.0, precision=float("nan"),
                                    fraction_within=float("nan"), n_kept=0, **common)
@@ -296,6 +313,7 @@ def calibrate_peak_heights(
     prominence: float = 0.05,
     min_peaks: int = 20,
     per_structure: bool = False,
+    confidence: float | None = None,
 ) -> PeakHeightThreshold:
     """Choose a fitted model's relative-height threshold on held-out data.
 
@@ -319,7 +337,7 @@ def calibrate_peak_heights(
         Their spectra on the model's grid, shape ``(n_spectra, n_energy)``.
     energy
         The grid in eV where ``y`` is a bare array and the model was fitted on one.
-    target_precision, min_peaks
+    target_precision, min_peaks, confidence
         As in :func:`peak_height_threshold`.
     tolerance, prominence
         Peak-metric settings (:func:`~xasml.learn.spectral_metrics`).
@@ -332,6 +350,7 @@ def calibrate_peak_heights(
     PeakHeightThreshold
         With ``per_structure``, ``n_calibration`` counts structures.
     """
+    _check_confidence(confidence)
     pred = model.predict(X)
     pred = np.atleast_2d(np.asarray(getattr(pred, "values", pred), dtype=np.float64))
     yt = np.asarray(getattr(y, "values", y), dtype=np.float64)
@@ -352,5 +371,5 @@ def calibrate_peak_heights(
         yt = average_sites(yt, names, weights).values
     peaks = find_predicted_peaks(grid, pred, prominence=prominence)
     hit, n_true = peak_hits(grid, yt, peaks, tolerance=tolerance)
-    return peak_height_threshold(peaks, hit, n_true, target_precision,
-                                 tolerance=tolerance, min_peaks=min_peaks)
+    return peak_height_threshold(peaks, hit, n_true, target_precision, tolerance=tolerance,
+                                 min_peaks=min_peaks, confidence=confidence)

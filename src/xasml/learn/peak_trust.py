@@ -120,6 +120,36 @@ def _check_target(target_precision: float, min_peaks: int) -> None:
         raise ParameterError(f"min_peaks must be an integer >= 1; found {min_peaks!r}")
 
 
+def _check_confidence(confidence: float | None) -> None:
+    """ParameterError unless confidence is None or in (0, 1)."""
+    if confidence is not None and not 0 < confidence < 1:
+        raise ParameterError(f"confidence must be None or in (0, 1); found {confidence!r}")
+
+
+def _meets_target(hits: np.ndarray, kept: np.ndarray, target_precision: float,
+                  confidence: float | None) -> np.ndarray:
+    """Which sets of ``kept`` peaks with ``hits`` within tolerance meet the target.
+
+    Without ``confidence`` their precision must reach it; with one, the
+    one-sided Clopper-Pearson lower bound of the precision at that confidence,
+    so that a threshold chosen as the largest set meeting the target does not
+    promise what a lucky calibration set showed.
+    """
+    hits = np.asarray(hits, dtype=np.float64)
+    kept = np.asarray(kept, dtype=np.float64)
+    if confidence is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prec = np.where(kept > 0, hits / np.maximum(kept, 1), np.nan)
+        # a float tolerance so that an exact 19/20 meets 0.95
+        return prec >= target_precision - 1e-12
+    from scipy.stats import beta
+
+    with np.errstate(invalid="ignore"):
+        lower = np.where(hits > 0, beta.ppf(1 - confidence, np.maximum(hits, 1),
+                                            np.maximum(kept - hits, 0) + 1), 0.0)
+    return lower >= target_precision - 1e-12
+
+
 def _check_uncertainty(uncertainty: Any, n: int) -> np.ndarray:
     """``uncertainty`` as finite float64 of shape ``(n,)``, or an InputError."""
     u = np.asarray(uncertainty, dtype=np.float64)
@@ -207,6 +237,7 @@ class _Threshold:
     n_calibration: int
     tolerance: float
     prominence: float
+    confidence: float | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN written as ``None``)."""
@@ -235,6 +266,9 @@ class PeakTrustThreshold(_Threshold):
         Calibration spectra scored.
     tolerance, prominence
         Peak-metric settings (eV; fraction of the spectrum range).
+    confidence
+        ``None``: the kept set's precision met the target; else the
+        confidence of the lower bound of it that did.
     n_spectra
         Spectra kept.
     """
@@ -248,6 +282,7 @@ def peak_trust_threshold(
     target_precision: float = 0.95,
     *,
     min_peaks: int = 20,
+    confidence: float | None = None,
 ) -> PeakTrustThreshold:
     """The largest uncertainty threshold whose kept spectra meet a peak precision.
 
@@ -256,7 +291,11 @@ def peak_trust_threshold(
     predicted peaks, the longest whose precision is ``>= target_precision``
     gives the threshold. The precision is measured on the calibration spectra
     themselves, so it is an estimate for new spectra like them, not a bound;
-    ``min_peaks`` keeps a handful of lucky spectra from setting it.
+    ``min_peaks`` keeps a handful of lucky spectra from setting it. With
+    ``confidence`` the prefix must instead have a one-sided Clopper-Pearson
+    lower bound of its precision ``>= target_precision`` (peaks treated as
+    independent), which keeps fewer spectra but leaves less of the
+    calibration set's luck in the promise.
 
     Parameters
     ----------
@@ -269,26 +308,28 @@ def peak_trust_threshold(
         In (0, 1].
     min_peaks
         Fewest predicted peaks a kept set may have, >= 1.
+    confidence
+        In (0, 1), e.g. 0.9; ``None`` (default) uses the precision itself.
 
     Returns
     -------
     PeakTrustThreshold
     """
     _check_target(target_precision, min_peaks)
+    _check_confidence(confidence)
     counts = np.asarray(metrics.peak_counts, dtype=np.int64).reshape(-1, 3)
     u = _check_uncertainty(uncertainty, len(counts))
     order = np.argsort(u, kind="stable")
     run = np.cumsum(counts[order], axis=0)
     us = u[order]
     ends = np.append(us[1:] > us[:-1], True) if len(us) else np.zeros(0, bool)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prec = np.where(run[:, 1] > 0, run[:, 2] / np.maximum(run[:, 1], 1), np.nan)
-    # a float tolerance so that an exact 19/20 meets 0.95
-    ok = ends & (run[:, 1] >= min_peaks) & (prec >= target_precision - 1e-12)
+    ok = ends & (run[:, 1] >= min_peaks) & _meets_target(run[:, 2], run[:, 1],
+                                                         target_precision, confidence)
     n = len(u)
     common: dict[str, Any] = dict(
         target_precision=float(target_precision), n_calibration=n,
-        tolerance=float(metrics.tolerance), prominence=float(metrics.prominence))
+        tolerance=float(metrics.tolerance), prominence=float(metrics.prominence),
+        confidence=None if confidence is None else float(confidence))
     if not ok.any():
         return PeakTrustThreshold(threshold=None, coverage=0.0, precision=float("nan"),
                                   fraction_within=float("nan"), n_spectra=0,
@@ -311,6 +352,7 @@ def calibrate_peak_trust(
     tolerance: float = 1.0,
     prominence: float = 0.05,
     min_peaks: int = 20,
+    confidence: float | None = None,
 ) -> PeakTrustThreshold:
     """Choose the :func:`relative_std` threshold of a fitted ensemble on held-out data.
 
@@ -332,7 +374,7 @@ def calibrate_peak_trust(
     energy
         The grid in eV, shape ``(n_energy,)``, where ``y`` is a bare array and
         the model was fitted on one (not with a DataArray ``y``).
-    target_precision, min_peaks
+    target_precision, min_peaks, confidence
         As in :func:`peak_trust_threshold`.
     tolerance, prominence
         Peak-metric settings (:func:`~xasml.learn.spectral_metrics`).
@@ -341,6 +383,7 @@ def calibrate_peak_trust(
     -------
     PeakTrustThreshold
     """
+    _check_confidence(confidence)
     from .spectral_metrics import spectral_metrics
 
     members = np.asarray(model.predict_members(X), dtype=np.float64)
@@ -355,7 +398,7 @@ def calibrate_peak_trust(
     mean, std = members.mean(axis=0), members.std(axis=0)
     metrics = spectral_metrics(grid, yt, mean, tolerance=tolerance, prominence=prominence)
     return peak_trust_threshold(metrics, relative_std(mean, std), target_precision,
-                                min_peaks=min_peaks)
+                                min_peaks=min_peaks, confidence=confidence)
 
 
 def _calibration_energy(y: Any, energy: Any, model_energy: np.ndarray) -> np.ndarray:
