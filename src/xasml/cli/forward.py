@@ -44,11 +44,12 @@ def train_forward_cmd(
         help="Fraction of predicted peaks within 1 eV of a true one that trusted "
              "predictions must reach on the held-out molecules."),
     confidence: float = typer.Option(
-        None, "--confidence",
-        help="Choose the thresholds so that a one-sided lower bound of the held-out "
-             "precision at this confidence (e.g. 0.9) meets --target-precision, not the "
-             "precision itself: fewer peaks trusted, less of the held-out set's luck "
-             "promised (default: the precision itself)."),
+        0.9, "--confidence",
+        help="Choose the thresholds so that the one-sided lower bound of the held-out "
+             "precision at this confidence meets --target-precision: fewer peaks trusted, "
+             "less of the held-out set's luck promised (on 600 unseen QM9 molecules the "
+             "95 % flags held at 0.9 and over-promised by a point at 0). 0: the "
+             "precision itself."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     overwrite: bool = typer.Option(False, help="Replace an existing bundle."),
 ) -> None:
@@ -61,8 +62,11 @@ def train_forward_cmd(
     bundle records the calibration in the manifest's extras:
     ``peak_height_trust`` (the relative height from which predicted peaks met
     the target; on CVS-TDDFT O K edges of unseen QM9 molecules it held, where
-    the spectrum-level flag did not) and, for an ensemble, ``peak_trust`` (the
-    ``relative_std`` up to which whole spectra met it).
+    the spectrum-level flag did not), ``structure_peak_height_trust`` (the same
+    for the site-averaged spectra of whole molecules) and, for an ensemble,
+    ``peak_trust`` (the ``relative_std`` up to which whole spectra met it). "Met"
+    means, by default, that the 90 % lower bound of the held-out precision
+    reached the target (``--confidence``).
 
     The defaults are the settings of the README's QM9 O K-edge rows (the
     estimator's); the Cu crystal-cluster rows used --cutoff 3.5 --cluster-radius 5.
@@ -86,12 +90,10 @@ def train_forward_cmd(
     if not 0 < target_precision <= 1:
         raise typer.BadParameter(f"must be in (0, 1]; found {target_precision}",
                                  param_hint="--target-precision")
-    if confidence is not None and not 0 < confidence < 1:
-        raise typer.BadParameter(f"must be in (0, 1); found {confidence}",
+    if not 0 <= confidence < 1:
+        raise typer.BadParameter(f"must be in [0, 1); found {confidence}",
                                  param_hint="--confidence")
-    if confidence is not None and not calibrate_fraction:
-        raise typer.BadParameter("needs --calibrate-fraction (a held-out set to bound)",
-                                 param_hint="--confidence")
+    bounded = confidence or None  # 0: the precision itself
     structures, spectra = load_structure_datasets(datasets)
     held: np.ndarray | None = None
     if calibrate_fraction:
@@ -130,17 +132,17 @@ def train_forward_cmd(
     if held is not None:
         n_mol = len(set(molecule_of(s.label) for s in structures_cal))
         heights = calibrate_peak_heights(model, structures_cal, spectra_cal, target_precision,
-                                         confidence=confidence)
+                                         confidence=bounded)
         extras["peak_height_trust"] = {"signal": "relative_height", **heights.to_dict(),
                                        "n_calibration_molecules": n_mol}
         # a molecule's spectrum (the mean of its sites') has peaks of its own
         whole = calibrate_peak_heights(model, structures_cal, spectra_cal, target_precision,
-                                       per_structure=True, confidence=confidence)
+                                       per_structure=True, confidence=bounded)
         extras["structure_peak_height_trust"] = {"signal": "relative_height",
                                                  **whole.to_dict()}
         if n_models >= 2:
             trust = calibrate_peak_trust(model, structures_cal, spectra_cal,
-                                         target_precision, confidence=confidence)
+                                         target_precision, confidence=bounded)
             extras["peak_trust"] = {"signal": "relative_std", **trust.to_dict(),
                                     "n_calibration_molecules": n_mol}
     save_bundle(
@@ -154,7 +156,7 @@ def train_forward_cmd(
         overwrite=overwrite,
     )
     typer.echo(f"{out}: {n_models}-member forward model trained on {len(structures)} sites")
-    bound = "" if confidence is None else f" (its {confidence:.0%} lower bound)"
+    bound = "" if bounded is None else f" (its {confidence:.0%} lower bound)"
     for what, t, unit in (("peak trust", heights, "sites"),
                           ("structure peak trust", whole, "structures")):
         if t is None:
@@ -167,7 +169,7 @@ def train_forward_cmd(
             typer.echo(f"{what}: peaks of relative height >= {t.threshold:.3g} were "
                        f"{t.coverage:.0%} of the {t.n_predicted_peaks} predicted on "
                        f"{t.n_calibration} held-out {unit}, at {t.precision:.1%} precision"
-                       + ("" if confidence is None else
+                       + ("" if bounded is None else
                           f"; its {confidence:.0%} lower bound >= {target_precision:.0%}"))
     if trust is not None:
         if trust.threshold is None:
@@ -233,15 +235,17 @@ def forward_cmd(
 
     Trust per peak: a bundle trained with ``--calibrate-fraction`` adds
     ``peak_energy_trusted`` (sample, peak, bool): the peak is at least as tall,
-    relative to its spectrum, as the peaks that met the target precision on held-out
-    molecules (on CVS-TDDFT O K edges, calibrated for 95 % on 121 QM9 molecules, 58 %
-    of the test molecules' peaks were kept at 95.1 %; on smooth FEFF crystal spectra,
-    whose peaks are mostly the white line, height separates nothing). Likewise
-    ``structure_peak_energy_trusted`` (structure, structure_peak) for the peaks of
-    each structure's spectrum, with its own threshold calibrated on the held-out
-    molecules' site-averaged spectra (bundles trained since this flag was added;
-    calibrated for 95 % on 121 QM9 molecules, it kept 50 % of the test molecules'
-    peaks at 97.4 %; on 61 molecules it over-promised: 91.9 %).
+    relative to its spectrum, as the peaks that met the target precision on
+    held-out molecules. Likewise ``structure_peak_energy_trusted`` (structure,
+    structure_peak) for the peaks of each structure's spectrum, with its own
+    threshold calibrated on the held-out molecules' site-averaged spectra
+    (bundles trained since this flag was added). Measured through these two
+    commands (benchmarks/forward_cli: train-forward on CVS-TDDFT O K edges of 1,200
+    QM9 molecules, 120 of them held out, calibrated for 95 %; forward on 600 other
+    molecules): the sites' flag kept 53 % of the peaks at 95.0 % precision, the
+    molecules' flag 58 % at 95.4 % (calibrated with --confidence 0: 62 % at 94.3 %
+    and 75 % at 94.4 %). On smooth FEFF crystal spectra, whose peaks are mostly the
+    white line, height separates nothing.
 
     Trust per spectrum (ensembles): ``peak_spread`` (sample), how far (eV) the
     members put the peaks of the mean, and ``relative_std`` (sample), the std
