@@ -342,7 +342,7 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     trust.update(threshold=float(rs.mean()), precision=0.97, coverage=0.5)
     # and a relative height of 0.5 trusts the peaks at least half as tall as the tallest
     heights.update(threshold=0.5, precision=0.96, coverage=0.6)
-    whole.update(threshold=0.5, precision=0.97, coverage=0.6)
+    whole.update(threshold=0.5, precision=0.97, coverage=0.6, confidence=0.9)
     rel = pred["peak_relative_height"].values
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     table, whole_table = tmp_path / "peaks.csv", tmp_path / "structure_peaks.csv"
@@ -379,7 +379,11 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     srel = pred["structure_peak_relative_height"].values
     np.testing.assert_array_equal(pred["structure_peak_energy_trusted"].values,
                                   np.nan_to_num(srel, nan=-1.0) >= 0.5)
-    assert "97.0% of such" in pred["structure_peak_energy_trusted"].attrs["description"]
+    flag = pred["structure_peak_energy_trusted"].attrs
+    assert "97.0% of such" in flag["description"] and flag["confidence"] == 0.9
+    assert "the 90% lower bound of that precision" in flag["description"]
+    assert "lower bound" not in pred["peak_energy_trusted"].attrs["description"]
+    assert "confidence" not in pred["peak_energy_trusted"].attrs
     rows = pd.read_csv(whole_table)
     assert list(rows.columns) == ["structure", "energy_eV", "relative_height", "trusted"]
     listed = ~np.isnan(pred["structure_peak_energy"].values)

@@ -481,9 +481,13 @@ def _height_trust(ds, peaks, calibrated: dict | None, name: str, dims: tuple[str
            f"relative height >= {float(t):.3g}: on held-out molecules "
            f"{float(calibrated.get('precision', np.nan)):.1%} of such predicted peaks "
            f"were within {calibrated.get('tolerance')} eV of a true peak")
-    ds[name] = xr.DataArray(peaks.padded(ok, fill=False), dims=dims, attrs={
-        "description": why + f"; False past {count}",
-        "target_precision": float(calibrated.get("target_precision", np.nan)),
-        "calibration_coverage": float(calibrated.get("coverage", 0.0)),
-        "n_calibration": int(calibrated.get("n_calibration", 0))})
+    attrs = {"target_precision": float(calibrated.get("target_precision", np.nan)),
+             "calibration_coverage": float(calibrated.get("coverage", 0.0)),
+             "n_calibration": int(calibrated.get("n_calibration", 0))}
+    confidence = calibrated.get("confidence")
+    if confidence is not None:  # train-forward --confidence (netCDF attrs cannot be None)
+        attrs["confidence"] = float(confidence)
+        why += f" (the {float(confidence):.0%} lower bound of that precision was the test)"
+    ds[name] = xr.DataArray(peaks.padded(ok, fill=False), dims=dims,
+                            attrs={"description": why + f"; False past {count}", **attrs})
     return ok
