@@ -100,7 +100,8 @@ def print_calibrated(model, energy: np.ndarray, cal_structures: Sequence, y_cal:
 def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.ndarray,
                             cal_groups: np.ndarray, y_test: np.ndarray, test_groups: np.ndarray,
                             pred: np.ndarray, targets: Sequence[float] = (0.9, 0.95),
-                            unit: str = "molecules", what: str = "sites") -> None:
+                            unit: str = "molecules", what: str = "sites",
+                            confidence: float | None = None) -> None:
     """Per predicted peak: the relative-height threshold set on held-out structures, on test.
 
     The threshold is :func:`~xasml.learn.peak_height_threshold` of the
@@ -120,6 +121,9 @@ def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.
         Peak precisions to calibrate for.
     unit, what
         What the groups and the spectra are, for the printout.
+    confidence
+        Also choose each threshold with this lower bound of the held-out
+        precision (``train-forward --confidence``) and score it the same way.
     """
     import dataclasses
 
@@ -136,9 +140,11 @@ def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.
     t_pk = find_predicted_peaks(energy, pred)
     t_hit, t_true = peak_hits(energy, y_test, t_pk)
     full = spectral_metrics(energy, y_test, pred, tolerance=1.0, prominence=0.05)
-    for target in targets:
-        t = peak_height_threshold(v_pk, v_hit, v_true, target)
-        head = (f"peaks by relative height, calibrated for {100 * target:.0f} % on "
+    rules = [None] if confidence is None else [None, confidence]
+    for target, rule in ((t, r) for t in targets for r in rules):
+        t = peak_height_threshold(v_pk, v_hit, v_true, target, confidence=rule)
+        bound = "" if rule is None else f" (its {100 * rule:.0f} % lower bound)"
+        head = (f"peaks by relative height, calibrated for {100 * target:.0f} %{bound} on "
                 f"{t.n_calibration} held-out {what} ({len(set(cal_groups))} {unit}): ")
         if t.threshold is None:
             print(head + "no threshold met the target")

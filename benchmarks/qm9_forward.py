@@ -166,6 +166,9 @@ def main() -> None:
                     help="hold the validation molecules out of training, choose the "
                          "relative-std threshold for 95 %% peak precision on them "
                          "(xasml.learn.calibrate_peak_trust) and score it on the test set")
+    ap.add_argument("--confidence", type=float, default=0.9,
+                    help="with --calibrate, also score the per-peak thresholds chosen with this "
+                         "lower bound of the held-out precision (train-forward's default)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nearest", type=int, nargs="*", default=[1, 3], metavar="K",
@@ -403,7 +406,7 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         # per predicted peak: needs no ensemble, so also for --n-models 1
         cal_pred = model.predict([structures[i] for i in cal])
         print_height_calibrated(energy, Y[cal], cal_pred, molecule[cal], Y[te], molecule[te],
-                                pred)
+                                pred, confidence=args.confidence)
         # whole molecules (xasml forward's structure_peak_energy_trusted): own threshold
         from xasml.learn.site_average import average_sites
 
@@ -411,7 +414,8 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         t = average_sites(np.stack([Y[te], pred]), [structures[i].label for i in te])
         print_height_calibrated(energy, c.values[0], c.values[1], np.asarray(c.names),
                                 t.values[0], np.asarray(t.names), t.values[1],
-                                what="molecule spectra (site means)")
+                                what="molecule spectra (site means)",
+                                confidence=args.confidence)
     print(f"throughput: graphs {len(te) / (t1 - t0):.0f}/s, inference "
           f"{len(te) * model.n_models / (t2 - t1):.0f} structures/s per model "
           f"({args.threads} threads, CPU)")
