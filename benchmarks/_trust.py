@@ -125,13 +125,10 @@ def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.
         Also choose each threshold with this lower bound of the held-out
         precision (``train-forward --confidence``) and score it the same way.
     """
-    import dataclasses
-
     from xasml.learn import (
         find_predicted_peaks,
         peak_height_threshold,
         peak_hits,
-        peak_score_interval,
         spectral_metrics,
     )
 
@@ -150,17 +147,33 @@ def print_height_calibrated(energy: np.ndarray, y_cal: np.ndarray, cal_pred: np.
             print(head + "no threshold met the target")
             continue
         keep = t_pk.relative_height >= t.threshold
-        # per test spectrum: true peaks, kept predicted peaks, kept hits
-        counts = np.stack([t_true,
-                           np.bincount(t_pk.spectrum[keep], minlength=len(y_test)),
-                           np.bincount(t_pk.spectrum[keep & t_hit], minlength=len(y_test))],
-                          axis=1)
-        lo, hi = peak_score_interval(dataclasses.replace(full, peak_counts=counts),
-                                     test_groups)["precision"]
+        prec, lo, hi = kept_peak_precision(full, t_pk, t_hit, t_true, keep, test_groups)
         n_keep = int(keep.sum())
-        prec = t_hit[keep].mean() if n_keep else float("nan")
         print(head + f"height >= {t.threshold:.3f} kept {100 * t.coverage:.0f}% of "
               f"{t.n_predicted_peaks} peaks at {100 * t.precision:.1f}%; test: kept "
               f"{n_keep}/{t_pk.energy.size} peaks ({100 * n_keep / max(t_pk.energy.size, 1):.0f}%),"
               f" precision {100 * prec:.1f}% [{100 * lo:.1f}-{100 * hi:.1f}%], "
               f"true peaks found {100 * t_hit[keep].sum() / max(t_true.sum(), 1):.1f}%")
+
+
+def kept_peak_precision(full, peaks, hit: np.ndarray, n_true: np.ndarray, keep: np.ndarray,
+                        groups: np.ndarray) -> tuple[float, float, float]:
+    """Precision of the kept predicted peaks, with a 95 % bootstrap interval over groups.
+
+    ``full`` is :func:`~xasml.learn.spectral_metrics` of the same spectra, ``peaks``,
+    ``hit`` and ``n_true`` are :func:`~xasml.learn.find_predicted_peaks` and
+    :func:`~xasml.learn.peak_hits` of them; ``keep`` flags the peaks kept. NaN when
+    none is kept.
+    """
+    import dataclasses
+
+    from xasml.learn import peak_score_interval
+
+    n = len(n_true)
+    # per spectrum: true peaks, kept predicted peaks, kept hits
+    counts = np.stack([n_true, np.bincount(peaks.spectrum[keep], minlength=n),
+                       np.bincount(peaks.spectrum[keep & hit], minlength=n)], axis=1)
+    lo, hi = peak_score_interval(dataclasses.replace(full, peak_counts=counts),
+                                 groups)["precision"]
+    prec = float(hit[keep].mean()) if keep.any() else float("nan")
+    return prec, lo, hi

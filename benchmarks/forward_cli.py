@@ -38,17 +38,17 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._trust import kept_peak_precision
 from benchmarks.qm9_forward import default_datasets
 
 
 def _xyz(structure) -> str:
     """The xyz text of a campaign site's molecule (all atoms, the campaign's geometry)."""
     from xasml.learn.graph import _SYMBOLS
+    from xasml.simulate.molecules import Molecule
 
-    lines = [str(len(structure.numbers)), structure.label.split("#")[0]]
-    lines += [f"{_SYMBOLS[z - 1]:2s} {x:14.8f} {y:14.8f} {w:14.8f}"
-              for z, (x, y, w) in zip(structure.numbers, structure.positions, strict=True)]
-    return "\n".join(lines) + "\n"
+    return Molecule(symbols=tuple(_SYMBOLS[z - 1] for z in structure.numbers),
+                    coords=structure.positions, name=structure.label.split("#")[0]).to_xyz()
 
 
 def _run(cmd: list[str]) -> float:
@@ -67,8 +67,6 @@ def _score(name: str, energy: np.ndarray, truth: np.ndarray, pred: np.ndarray,
            groups: np.ndarray, peak_energy: np.ndarray, trusted: np.ndarray | None,
            prominence: float, promised: dict | None) -> dict:
     """Print and return the scores of one kind of spectrum (sites or molecules)."""
-    import dataclasses
-
     from xasml.learn import find_predicted_peaks, peak_hits, peak_score_interval, spectral_metrics
 
     m = spectral_metrics(energy, truth, pred, tolerance=1.0, prominence=prominence)
@@ -89,15 +87,11 @@ def _score(name: str, energy: np.ndarray, truth: np.ndarray, pred: np.ndarray,
         return out
     # padded (spectrum, peak) flags in the order of the peaks, NaN-padded like peak_energy
     keep = trusted[~np.isnan(peak_energy)].astype(bool)
-    counts = np.stack([n_true, np.bincount(pk.spectrum[keep], minlength=len(truth)),
-                       np.bincount(pk.spectrum[keep & hit], minlength=len(truth))], axis=1)
-    tlo, thi = peak_score_interval(dataclasses.replace(m, peak_counts=counts),
-                                   groups)["precision"]
     n_keep = int(keep.sum())
     if not n_keep:
         print(f"  trusted peaks: none of {pk.energy.size} (the calibration met no threshold)")
         return out
-    prec = float(hit[keep].mean())
+    prec, tlo, thi = kept_peak_precision(m, pk, hit, n_true, keep, groups)
     promise = ""
     if promised and promised.get("threshold") is not None:
         promise = (f" (promised on {promised['n_calibration']} held-out: "

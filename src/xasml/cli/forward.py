@@ -179,7 +179,9 @@ def train_forward_cmd(
         else:
             typer.echo(f"spectrum trust: relative_std <= {trust.threshold:.4g} kept "
                        f"{trust.coverage:.0%} of {trust.n_calibration} held-out sites at "
-                       f"{trust.precision:.1%} precision ({trust.n_predicted_peaks} peaks)")
+                       f"{trust.precision:.1%} precision ({trust.n_predicted_peaks} peaks)"
+                       + ("" if bounded is None else
+                          f"; its {confidence:.0%} lower bound >= {target_precision:.0%}"))
 
 
 @app.command("forward")
