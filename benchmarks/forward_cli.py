@@ -67,7 +67,13 @@ def _score(name: str, energy: np.ndarray, truth: np.ndarray, pred: np.ndarray,
            groups: np.ndarray, peak_energy: np.ndarray, trusted: np.ndarray | None,
            prominence: float, promised: dict | None) -> dict:
     """Print and return the scores of one kind of spectrum (sites or molecules)."""
-    from xasml.learn import find_predicted_peaks, peak_hits, peak_score_interval, spectral_metrics
+    from xasml.learn import (
+        find_predicted_peaks,
+        peak_error_breakdown,
+        peak_hits,
+        peak_score_interval,
+        spectral_metrics,
+    )
 
     m = spectral_metrics(energy, truth, pred, tolerance=1.0, prominence=prominence)
     lo, hi = peak_score_interval(m, groups)["precision"]
@@ -83,6 +89,9 @@ def _score(name: str, energy: np.ndarray, truth: np.ndarray, pred: np.ndarray,
     print(f"{name} ({len(truth)}, {len(set(groups))} molecules): MSE {m.mse:.2e}, "
           f"{100 * m.fraction_within:.1f} % of {int(n_true.sum())} true peaks within 1 eV at "
           f"{100 * m.precision:.1f} % precision [{100 * lo:.1f}-{100 * hi:.1f} %]")
+    miss = peak_error_breakdown(energy, truth, pred, prominence=prominence)
+    print(f"  what the predicted peaks are: {miss.summary()}")
+    out["peak_errors"] = miss.fractions()
     if trusted is None:
         return out
     # padded (spectrum, peak) flags in the order of the peaks, NaN-padded like peak_energy

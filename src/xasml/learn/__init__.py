@@ -18,7 +18,8 @@ shift/resolution-matched read-out :class:`MatchedEstimator` and fit after
 embedding :func:`fit_spectrum` with :class:`SticksModel`.
 Structure → spectrum (Carbone et al. 2020): :class:`Structure`, :func:`build_graph`,
 :class:`StructureSpectrumRegressor` (message-passing network ensemble),
-:func:`spectral_metrics` (MSE, peaks within 1 eV, peak heights), members'
+:func:`spectral_metrics` (MSE, peaks within 1 eV, peak heights), what the
+missed predicted peaks are (:func:`peak_error_breakdown`), members'
 disagreement on peak positions :func:`peak_position_spread` and scores on the
 most trusted spectra :func:`selective_peak_scores`, with the trust threshold
 for a target precision chosen on held-out data (:func:`calibrate_peak_trust`);
@@ -63,6 +64,7 @@ from .metrics import (
 )
 from .mlp import SpectrumMLPClassifier, SpectrumMLPRegressor, build_mlp
 from .ood import OODDetector
+from .peak_errors import PeakErrorBreakdown, peak_error_breakdown
 from .peak_heights import (
     PeakHeightThreshold,
     PredictedPeaks,
@@ -104,6 +106,8 @@ __all__ = [
     "fit_spectrum",
     "interpolate_value",
     "PeakMetrics",
+    "PeakErrorBreakdown",
+    "peak_error_breakdown",
     "peak_parity_figure",
     "spectra_figure",
     "peak_score_interval",
