@@ -20,6 +20,7 @@ from xasml.learn import (
     StructureSpectrumRegressor,
     peak_position_spread,
     relative_std,
+    spectral_metrics,
 )
 from xasml.learn.bundle import load_bundle, save_bundle
 from xasml.learn.spectral_metrics import find_spectrum_peaks
@@ -302,6 +303,22 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
                                                                "methanol#1"}
     assert len(held) == 1
     assert heights["confidence"] is None and trust["confidence"] is None  # --confidence 0
+    # the held-out scores are the peak metric of the bundle's predictions of that molecule
+    structures, spectra = load_structure_datasets([data])
+    rows = [i for i, st in enumerate(structures) if st.label in held]
+    pred = load_bundle(bundle).model.predict([structures[i] for i in rows])
+    ref = spectral_metrics(spectra["energy"].values, spectra.values[rows], pred)
+    sites = manifest["extras"]["held_out_scores"]["sites"]
+    assert sites["n"] == 1 and sites["n_true_peaks"] == ref.n_true_peaks
+    assert sites["mse"] == pytest.approx(ref.mse, rel=1e-6)
+    assert sites["n_predicted_peaks"] == ref.n_pred_peaks
+    if ref.n_pred_peaks:
+        assert sites["precision"] == pytest.approx(ref.precision)
+        assert sum(sites["peak_errors"].values()) == pytest.approx(1.0)
+    else:
+        assert sites["precision"] is None
+    assert manifest["extras"]["held_out_scores"]["structures"]["n"] == 1
+    assert "held-out sites (1): " in said and "held-out structures (1): " in said
     # by default a 90 % lower bound of the precision must meet the target; every flag
     # records it, and the report says so
     bounded = tmp_path / "bounded.bundle"
@@ -623,7 +640,7 @@ def test_train_forward_defaults_are_the_estimators():
     """The CLI trains what the benchmarks measured: its defaults are the estimator's."""
     import inspect
 
-    from xasml.cli.forward import train_forward_cmd
+    from xasml.cli.train_forward import train_forward_cmd
 
     est = StructureSpectrumRegressor().get_params()
     cli = {name: p.default.default

@@ -12,6 +12,11 @@ import sys
 from ..errors import XasmlError
 from . import demo as _demo  # noqa: F401
 from . import embed as _embed  # noqa: F401
+
+# isort: split
+from . import train_forward as _train_forward  # noqa: F401  (listed before forward)
+
+# isort: split
 from . import forward as _forward  # noqa: F401
 from . import info as _info  # noqa: F401  (registers commands)
 from . import learn as _learn  # noqa: F401
