@@ -70,7 +70,10 @@ def train_forward_cmd(
     for the site-averaged spectra of whole molecules) and, for an ensemble,
     ``peak_trust`` (the ``relative_std`` up to which whole spectra met it). "Met"
     means, by default, that the 90 % lower bound of the held-out precision
-    reached the target (``--confidence``).
+    reached the target (``--confidence``). ``held_out_scores`` records what the
+    model scored on the held-out molecules before any flag (per site and per
+    structure: true peaks found, precision, MSE, and what the missed predicted
+    peaks are, :func:`~xasml.learn.peak_error_breakdown`).
 
     The defaults are the settings of the README's QM9 O K-edge rows (the
     estimator's); the Cu crystal-cluster rows used --cutoff 3.5 --cluster-radius 5.
