@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[float, str]] = {
     "qm9_forward": (10, "QM9 O K-edge structure -> spectrum graph network (own CVS-TDDFT set)"),
     "forward_cli": (12, "xasml train-forward + forward, scored on a held-out QM9 O draw"),
     "gnn_throughput": (3, "graph-network structures/s on the CPU, and on a GPU when present"),
+    "gnn_train_jobs": (2, "graph-network ensemble training: members in turn vs in processes"),
     "qm9_feff_vs_tddft": (8, "FEFF10 vs CVS-TDDFT O K-edge spectra of the same QM9 molecules"),
 }
 QUICK = ("multiplet_speed", "campaign_overhead")

@@ -127,6 +127,9 @@ def main() -> None:
     ap.add_argument("--n-models", type=int, default=3)
     ap.add_argument("--max-epochs", type=int, default=None,
                     help="train-forward's --max-epochs (default: its own)")
+    ap.add_argument("--patience", type=int, default=None,
+                    help="train-forward's --patience (default: its own)")
+    ap.add_argument("--jobs", type=int, default=1, help="train-forward's --jobs")
     ap.add_argument("--calibrate-fraction", type=float, default=0.1)
     ap.add_argument("--confidence", type=float, default=None,
                     help="train-forward's --confidence (default: the precision itself)")
@@ -151,6 +154,10 @@ def main() -> None:
                    "--calibrate-fraction", str(args.calibrate_fraction)]
             if args.max_epochs is not None:
                 cmd += ["--max-epochs", str(args.max_epochs)]
+            if args.patience is not None:
+                cmd += ["--patience", str(args.patience)]
+            if args.jobs != 1:
+                cmd += ["--jobs", str(args.jobs)]
             if args.confidence is not None:
                 cmd += ["--confidence", str(args.confidence)]
             t_train = _run(cmd)

@@ -171,7 +171,10 @@ def main() -> None:
     ap.add_argument("--confidence", type=float, default=0.9,
                     help="with --calibrate, also score the per-peak thresholds chosen with this "
                          "lower bound of the held-out precision (train-forward's default)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch threads (with --jobs: per worker)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="ensemble members trained at once in worker processes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nearest", type=int, nargs="*", default=[1, 3], metavar="K",
                     help="also score the mean of the K training spectra nearest to each "
@@ -321,15 +324,15 @@ def _train_and_score(args: argparse.Namespace, structures: list, energy: np.ndar
         weight_decay=args.weight_decay,
         gradient_weight=args.gradient_weight, cdf_weight=args.cdf_weight,
         max_epochs=args.epochs, patience=args.patience, lr_patience=args.lr_patience,
-        random_state=args.seed, device="auto", n_threads=args.threads,
+        random_state=args.seed, device="auto", n_threads=args.threads, n_jobs=args.jobs,
     )
     t0 = time.perf_counter()
     g_tr = model.graphs([structures[i] for i in tr])
     model.fit(g_tr, Y[tr])
     t_fit = time.perf_counter() - t0
     print(f"train: {len(tr)} sites ({len(set(molecule[tr]))} molecules), "
-          f"{args.n_models} models, epochs {[len(c) for c in model.loss_curves_]}, "
-          f"{t_fit / 60:.1f} min")
+          f"{args.n_models} models, epochs {[len(c) for c in model.loss_curves_]} "
+          f"(best {model.best_epochs_}), {t_fit / 60:.1f} min")
     t0 = time.perf_counter()
     g_te = model.graphs([structures[i] for i in te])
     t1 = time.perf_counter()

@@ -129,9 +129,10 @@ def test_train_forward_and_forward_cli(tmp_path, capsys):
     bundle = tmp_path / "fwd.bundle"
     assert main(["train-forward", str(data), "--out", str(bundle), "--n-models", "2",
                  "--max-epochs", "3", "--hidden", "16", "--bonds", "--head", "peaks",
-                 "--n-peaks", "4"]) == 0
+                 "--n-peaks", "4", "--jobs", "2"]) == 0
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["model"]["params"]["bonds"] is True
+    assert manifest["model"]["params"]["n_jobs"] == 2  # members trained in 2 processes
     assert manifest["model"]["params"]["head"] == "peaks"
     out = tmp_path / "pred.nc"
     assert main(["forward", str(bundle), str(files[0]), str(files[2]), "--out", str(out),

@@ -186,6 +186,21 @@ def test_same_seed_same_fit() -> None:
     np.testing.assert_array_equal(a, b)
 
 
+def test_members_in_worker_processes_equal_members_trained_in_turn() -> None:
+    """n_jobs only moves the members to other processes: same seeds, same networks."""
+    structures, y, _ = _octahedra(8, seed=4)
+    kw = dict(hidden_channels=8, n_rbf=4, n_interactions=1, n_models=3, max_epochs=4,
+              validation_fraction=0.25, random_state=2, device="cpu", n_threads=1)
+    a = StructureSpectrumRegressor(**kw).fit(structures, y)
+    b = StructureSpectrumRegressor(n_jobs=2, **kw).fit(structures, y)
+    members = b.predict_members(structures)
+    np.testing.assert_allclose(members, a.predict_members(structures), rtol=0, atol=1e-6)
+    assert b.best_epochs_ == a.best_epochs_
+    np.testing.assert_allclose(b.validation_loss_curves_, a.validation_loss_curves_, rtol=1e-6)
+    # the members differ from each other: each worker got its own seed
+    assert np.abs(members[0] - members[1]).max() > 1e-3
+
+
 def test_learning_rate_halves_on_a_validation_plateau() -> None:
     structures, y, _ = _octahedra(10, seed=2)
     kw = dict(hidden_channels=8, n_rbf=4, n_interactions=1, max_epochs=30, patience=30,
@@ -329,6 +344,9 @@ def test_errors() -> None:
         StructureSpectrumRegressor(n_models=0).fit(structures, y)
     with pytest.raises(ParameterError, match="bonds"):
         StructureSpectrumRegressor(bonds=1).fit(structures, y)
+    with pytest.raises(ParameterError,
+                       match=r"'n_jobs' must be None or a non-zero int \(-1: every CPU\); found 0"):
+        StructureSpectrumRegressor(n_jobs=0).fit(structures, y)
     with pytest.raises(ParameterError, match="'head' must be 'grid' or 'peaks'; found 'sticks'"):
         StructureSpectrumRegressor(head="sticks").fit(structures, y)
     with pytest.raises(ParameterError, match="peak_fwhm"):

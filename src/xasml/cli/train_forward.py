@@ -21,10 +21,14 @@ def train_forward_cmd(
         help="Ensemble members (std needs >= 2). More members put fewer peaks where they "
              "disagree: on QM9 O K edges 3 / 5 / 10 / 20 gave 90.5 / 92.6 / 94.2 / 95.2 % of a "
              "molecule's predicted peaks within 1 eV (fewer true peaks found), at 1 / 1.5 / "
-             "3 / 5.4x the training time."),
+             "3 / 5.4x the training time; 20 members on two other splits 93.9 and 93.7 %. "
+             "For many members add --patience 10 --jobs 2."),
     # the defaults are StructureSpectrumRegressor's: the settings the README measured
     max_epochs: int = typer.Option(300, "--max-epochs", help="Most training epochs."),
-    patience: int = typer.Option(30, "--patience", help="Early-stopping patience (epochs)."),
+    patience: int = typer.Option(
+        30, "--patience",
+        help="Early-stopping patience (epochs). 10 kept the same best epoch for 19 of 20 "
+             "members on QM9 O K edges in 2/3 of the time."),
     cutoff: float = typer.Option(4.0, "--cutoff", help="Edge cutoff (Å)."),
     cluster_radius: float = typer.Option(8.0, "--cluster-radius", help="Cluster radius (Å)."),
     hidden: int = typer.Option(64, "--hidden", help="Width of node states."),
@@ -56,6 +60,11 @@ def train_forward_cmd(
              "95 % flags held at 0.9 and over-promised by a point at 0). 0: the "
              "precision itself."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    jobs: int = typer.Option(
+        1, "--jobs", "-j",
+        help="Members trained at once, each in its own process on the CPU (-1: every "
+             "CPU), the CPUs shared out among them. Only the wall time changes: on 2 cores 2 "
+             "jobs of 1 thread trained 20 members 1.3x faster than 1 process of 2 threads."),
     overwrite: bool = typer.Option(False, help="Replace an existing bundle."),
 ) -> None:
     """Train a structure → spectrum graph-network ensemble and save it as a bundle.
@@ -132,6 +141,7 @@ def train_forward_cmd(
         max_epochs=max_epochs,
         patience=patience,
         random_state=seed,
+        n_jobs=jobs,
     ).fit(structures, spectra)
     element = spectra.attrs.get("element")
     extras: dict[str, object] = {"element": "" if element is None else str(element),

@@ -86,6 +86,11 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "'auto', 'cpu', 'cuda' or 'cuda:N'",
     ),
     "n_threads": (lambda v: v is None or _is_pos_int(v), "None or a positive int"),
+    "n_jobs": (
+        lambda v: v is None or (isinstance(v, int | np.integer) and not isinstance(v, bool)
+                                and v != 0),
+        "None or a non-zero int (-1: every CPU)",
+    ),
     "class_weight": (
         lambda v: v is None or v == "balanced" or isinstance(v, dict),
         "None, 'balanced' or a dict {label: weight}",

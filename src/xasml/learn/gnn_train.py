@@ -4,12 +4,16 @@
 :class:`~xasml.learn.StructureSpectrumRegressor`: Adam on mini-batches of
 graphs, the loss of :func:`~xasml.learn.gnn_net._spectrum_loss`, the learning
 rate reduced on validation plateaus, early stopping that keeps the best
-weights. :func:`run_module` evaluates a network on many graphs in batches.
+weights. :func:`train_members` trains several members, one after the other or
+in worker processes. :func:`run_module` evaluates a network on many graphs in
+batches.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +22,7 @@ import numpy as np
 from .gnn_net import _spectrum_loss
 from .graph import _import_pyg
 
-__all__ = ["TrainingCurves", "run_module", "train_member"]
+__all__ = ["TrainingCurves", "resolve_n_jobs", "run_module", "train_member", "train_members"]
 
 _PREDICT_BATCH = 512
 
@@ -136,3 +140,94 @@ def train_member(
     else:
         best_epoch = epoch
     return TrainingCurves(losses, val_losses, rates, best_epoch)
+
+
+def resolve_n_jobs(n_jobs: int | None, n_models: int, device: Any) -> int:
+    """Worker processes for ``n_models`` members: 1 on a GPU, at most ``n_models``.
+
+    ``None`` means 1 and a negative value counts back from the CPU count
+    (``-1``: all CPUs), as in scikit-learn.
+    """
+    if device.type != "cpu" or n_jobs is None:
+        return 1
+    n = int(n_jobs) if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+    return max(1, min(n, int(n_models)))
+
+
+def _members_job(build: Callable[[], Any], graphs: list[Any], ts: Any, tr: np.ndarray,
+                 va: np.ndarray, seeds: list[int], n_threads: int, options: dict[str, Any],
+                 ) -> list[tuple[dict[str, np.ndarray], TrainingCurves]]:
+    """Members trained in turn in one worker process; their weights as arrays."""
+    from ._torch_base import _import_torch
+
+    torch = _import_torch()
+    torch.set_num_threads(n_threads)
+    out = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        module = build()
+        curves = train_member(torch, module, torch.device("cpu"), graphs, ts, tr, va, seed,
+                              **options)
+        out.append(({k: v.detach().cpu().numpy() for k, v in module.state_dict().items()},
+                    curves))
+    return out
+
+
+def train_members(
+    torch: Any, build: Callable[[], Any], device: Any, graphs: list[Any], ts: Any,
+    tr: np.ndarray, va: np.ndarray, seeds: list[int], *, n_jobs: int,
+    n_threads: int | None, options: dict[str, Any],
+) -> list[tuple[Any, TrainingCurves]]:
+    """Train one member per seed; ``n_jobs`` > 1 trains them in worker processes.
+
+    A member depends only on its seed and the thread count: with the same
+    ``n_threads`` the networks equal those trained one after the other here.
+
+    Parameters
+    ----------
+    torch, device
+        The torch module and the device (worker processes only on the CPU).
+    build
+        Picklable callable returning a fresh, untrained network.
+    graphs, ts, tr, va
+        As in :func:`train_member`.
+    seeds
+        One seed per member (initialisation and mini-batch order).
+    n_jobs
+        Members trained at once (see :func:`resolve_n_jobs`).
+    n_threads
+        Torch threads per worker; ``None``: the CPUs shared out over the workers.
+    options
+        Keyword arguments of :func:`train_member` (batch size, learning rate, ...).
+
+    Returns
+    -------
+    list of (module, TrainingCurves)
+        The trained networks (on ``device``, eval mode) in the order of ``seeds``.
+    """
+    if n_jobs <= 1:
+        out = []
+        for seed in seeds:
+            torch.manual_seed(int(seed))
+            module = build().to(device)
+            curves = train_member(torch, module, device, graphs, ts, tr, va, int(seed),
+                                  **options)
+            out.append((module.eval(), curves))
+        return out
+    from joblib import Parallel, delayed
+
+    threads = int(n_threads) if n_threads is not None else max(
+        1, (os.cpu_count() or 1) // n_jobs)
+    # one task per worker: the graphs (tens of MB for thousands of sites) are
+    # pickled n_jobs times, not once per member
+    chunks = [[int(s) for s in seeds[i::n_jobs]] for i in range(n_jobs)]
+    results = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(_members_job)(build, graphs, ts, tr, va, chunk, threads, options)
+        for chunk in chunks)
+    trained: list[Any] = [None] * len(seeds)
+    for i, chunk_results in enumerate(results):
+        for j, (state, curves) in enumerate(chunk_results):
+            module = build()
+            module.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+            trained[i + j * n_jobs] = (module.to(device).eval(), curves)
+    return trained
