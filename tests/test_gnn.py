@@ -201,6 +201,21 @@ def test_members_in_worker_processes_equal_members_trained_in_turn() -> None:
     assert np.abs(members[0] - members[1]).max() > 1e-3
 
 
+def test_worker_count_rules() -> None:
+    """As in scikit-learn (None: 1, -1: every CPU), capped at the members, 1 on a GPU."""
+    import torch
+    from joblib import cpu_count
+
+    from xasml.learn.gnn_train import resolve_n_jobs
+
+    cpu = torch.device("cpu")
+    assert resolve_n_jobs(None, 20, cpu) == 1
+    assert resolve_n_jobs(5, 3, cpu) == 3
+    assert resolve_n_jobs(-1, 1000, cpu) == cpu_count()
+    assert resolve_n_jobs(-1000, 20, cpu) == 1
+    assert resolve_n_jobs(4, 20, torch.device("meta")) == 1  # not the CPU: members in turn
+
+
 def test_learning_rate_halves_on_a_validation_plateau() -> None:
     structures, y, _ = _octahedra(10, seed=2)
     kw = dict(hidden_channels=8, n_rbf=4, n_interactions=1, max_epochs=30, patience=30,

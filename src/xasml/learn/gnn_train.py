@@ -12,7 +12,6 @@ batches.
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +141,13 @@ def train_member(
     return TrainingCurves(losses, val_losses, rates, best_epoch)
 
 
+def _cpus() -> int:
+    """CPUs this process may use (joblib reads affinity and cgroup quotas)."""
+    from joblib import cpu_count
+
+    return int(cpu_count())
+
+
 def resolve_n_jobs(n_jobs: int | None, n_models: int, device: Any) -> int:
     """Worker processes for ``n_models`` members: 1 on a GPU, at most ``n_models``.
 
@@ -150,7 +156,7 @@ def resolve_n_jobs(n_jobs: int | None, n_models: int, device: Any) -> int:
     """
     if device.type != "cpu" or n_jobs is None:
         return 1
-    n = int(n_jobs) if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+    n = int(n_jobs) if n_jobs > 0 else max(1, _cpus() + 1 + int(n_jobs))
     return max(1, min(n, int(n_models)))
 
 
@@ -216,8 +222,7 @@ def train_members(
         return out
     from joblib import Parallel, delayed
 
-    threads = int(n_threads) if n_threads is not None else max(
-        1, (os.cpu_count() or 1) // n_jobs)
+    threads = int(n_threads) if n_threads is not None else max(1, _cpus() // n_jobs)
     # one task per worker: the graphs (tens of MB for thousands of sites) are
     # pickled n_jobs times, not once per member
     chunks = [[int(s) for s in seeds[i::n_jobs]] for i in range(n_jobs)]
