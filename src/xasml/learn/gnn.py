@@ -135,10 +135,10 @@ class StructureSpectrumRegressor(RegressorMixin, BaseEstimator):
         loky backend); ``None`` or 1 trains them one after the other, ``-1``
         one worker per CPU (at most ``n_models``). Only on the CPU (a GPU
         trains them in turn). Small graphs keep few threads busy, so workers
-        use cores that threads cannot: on 2 cores, 2 workers of 1 thread
-        trained a 20-member QM9 ensemble 1.3x faster than 1 process of 2
-        threads (``benchmarks/gnn_train_jobs`` times short fits, start-up
-        included). A member depends only on its seed and its thread count,
+        use cores that threads cannot: on 2 cores, 20-member QM9 fits ran
+        1.3x the member-epochs per second with 2 workers of 1 thread as with
+        1 process of 2 threads (``benchmarks/gnn_train_jobs`` times short
+        fits, start-up included). A member depends only on its seed and its thread count,
         so ``n_jobs`` changes nothing else.
 
     Attributes

@@ -141,42 +141,44 @@ def train_member(
     return TrainingCurves(losses, val_losses, rates, best_epoch)
 
 
-def _cpus() -> int:
-    """CPUs this process may use (joblib reads affinity and cgroup quotas)."""
-    from joblib import cpu_count
-
-    return int(cpu_count())
-
-
 def resolve_n_jobs(n_jobs: int | None, n_models: int, device: Any) -> int:
     """Worker processes for ``n_models`` members: 1 on a GPU, at most ``n_models``.
 
-    ``None`` means 1 and a negative value counts back from the CPU count
-    (``-1``: all CPUs), as in scikit-learn.
+    Otherwise joblib's :func:`~joblib.effective_n_jobs` (``None``: 1, ``-1``:
+    every CPU, as in scikit-learn).
     """
-    if device.type != "cpu" or n_jobs is None:
+    if device.type != "cpu":
         return 1
-    n = int(n_jobs) if n_jobs > 0 else max(1, _cpus() + 1 + int(n_jobs))
-    return max(1, min(n, int(n_models)))
+    from joblib import effective_n_jobs
+
+    return max(1, min(int(effective_n_jobs(n_jobs)), int(n_models)))
+
+
+def _train_in_turn(torch: Any, build: Callable[[], Any], device: Any, graphs: list[Any],
+                   ts: Any, tr: np.ndarray, va: np.ndarray, seeds: list[int],
+                   options: dict[str, Any]) -> list[tuple[Any, TrainingCurves]]:
+    """One member per seed, one after the other, in this process."""
+    out = []
+    for seed in seeds:
+        torch.manual_seed(int(seed))
+        module = build().to(device)
+        curves = train_member(torch, module, device, graphs, ts, tr, va, int(seed), **options)
+        out.append((module.eval(), curves))
+    return out
 
 
 def _members_job(build: Callable[[], Any], graphs: list[Any], ts: Any, tr: np.ndarray,
                  va: np.ndarray, seeds: list[int], n_threads: int, options: dict[str, Any],
                  ) -> list[tuple[dict[str, np.ndarray], TrainingCurves]]:
-    """Members trained in turn in one worker process; their weights as arrays."""
+    """:func:`_train_in_turn` in a worker process; the weights come back as arrays."""
     from ._torch_base import _import_torch
 
     torch = _import_torch()
     torch.set_num_threads(n_threads)
-    out = []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        module = build()
-        curves = train_member(torch, module, torch.device("cpu"), graphs, ts, tr, va, seed,
-                              **options)
-        out.append(({k: v.detach().cpu().numpy() for k, v in module.state_dict().items()},
-                    curves))
-    return out
+    trained = _train_in_turn(torch, build, torch.device("cpu"), graphs, ts, tr, va, seeds,
+                             options)
+    return [({k: v.detach().numpy() for k, v in module.state_dict().items()}, curves)
+            for module, curves in trained]
 
 
 def train_members(
@@ -212,17 +214,10 @@ def train_members(
         The trained networks (on ``device``, eval mode) in the order of ``seeds``.
     """
     if n_jobs <= 1:
-        out = []
-        for seed in seeds:
-            torch.manual_seed(int(seed))
-            module = build().to(device)
-            curves = train_member(torch, module, device, graphs, ts, tr, va, int(seed),
-                                  **options)
-            out.append((module.eval(), curves))
-        return out
-    from joblib import Parallel, delayed
+        return _train_in_turn(torch, build, device, graphs, ts, tr, va, seeds, options)
+    from joblib import Parallel, cpu_count, delayed
 
-    threads = int(n_threads) if n_threads is not None else max(1, _cpus() // n_jobs)
+    threads = int(n_threads) if n_threads is not None else max(1, cpu_count() // n_jobs)
     # one task per worker: the graphs (tens of MB for thousands of sites) are
     # pickled n_jobs times, not once per member
     chunks = [[int(s) for s in seeds[i::n_jobs]] for i in range(n_jobs)]
