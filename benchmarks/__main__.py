@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[float, str]] = {
     "kedge_classify": (5, "CN / geometry / oxidation per element from FEFF oxides (Torrisi table)"),
     "qm9_forward": (10, "QM9 O K-edge structure -> spectrum graph network (own CVS-TDDFT set)"),
     "forward_cli": (12, "xasml train-forward + forward, scored on a held-out QM9 O draw"),
+    "trust_splits": (3, "do 90 % bounds of the peak-height flags hold? (random held-out sets)"),
     "gnn_throughput": (3, "graph-network structures/s on the CPU, and on a GPU when present"),
     "gnn_train_jobs": (2, "graph-network ensemble training: members in turn vs in processes"),
     "qm9_feff_vs_tddft": (8, "FEFF10 vs CVS-TDDFT O K-edge spectra of the same QM9 molecules"),

@@ -145,6 +145,34 @@ def test_a_confidence_bound_keeps_only_peaks_whose_precision_bound_meets_the_tar
         peak_height_threshold(pk, hit, n_true, confidence=1.0)
 
 
+def test_the_bound_counts_the_peaks_of_one_molecule_as_correlated() -> None:
+    pk, hit, n_true = _ranked_peaks(50, 10)
+    # 50 right peaks of 50 molecules pass at 90 % (above); of 5 molecules, 10 each,
+    # they are less evidence: (t_49 / t_4) ** 2 = 0.72 leaves 36 peaks' worth, 0.938
+    five = np.repeat(np.arange(6), 10)
+    assert peak_height_threshold(pk, hit, n_true, 0.95, confidence=0.9,
+                                 groups=five).threshold is None
+    with pytest.raises(InputError, match=r"one label per spectrum, shape \(60,\)"):
+        peak_height_threshold(pk, hit, n_true, 0.95, confidence=0.9, groups=five[:5])
+
+
+def test_calibration_groups_the_sites_of_a_molecule_by_their_labels() -> None:
+    from types import SimpleNamespace
+
+    # 50 held-out sites, each one right peak: from 50 molecules or from 5
+    truth = np.tile(gauss(5.0), (50, 1))
+    sites = [SimpleNamespace(label=f"m{i}#0", weight=1.0) for i in range(50)]
+    t = calibrate_peak_heights(_Model(truth), sites, truth, confidence=0.9)
+    assert t.n_kept == 50 and t.precision == 1.0
+    for i, s in enumerate(sites):
+        s.label = f"m{i // 10}#{i % 10}"
+    assert calibrate_peak_heights(_Model(truth), sites, truth,
+                                  confidence=0.9).threshold is None
+    # per structure: 5 molecule spectra, too few peaks to bound anything
+    assert calibrate_peak_heights(_Model(truth), sites, truth, confidence=0.9,
+                                  per_structure=True, min_peaks=1).threshold is None
+
+
 class _Model:
     """A fitted model's interface: predict and an energy grid."""
 

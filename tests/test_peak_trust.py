@@ -129,6 +129,20 @@ def test_threshold_with_a_confidence_bound_keeps_fewer_spectra() -> None:
         peak_trust_threshold(metrics, u, 0.95, confidence=0.0)
 
 
+def test_the_bound_counts_the_spectra_of_one_molecule_as_correlated() -> None:
+    metrics = _two_peak_set(25, 2)
+    u = np.arange(27.0)
+    # the 50 right peaks of 25 molecules pass (above); of 5 molecules they are less
+    # evidence: 5 groups give the t-quantile correction (t_49 / t_4) ** 2 = 0.72
+    five = np.r_[np.repeat(np.arange(5), 5), [5, 6]]
+    assert peak_trust_threshold(metrics, u, 0.95, confidence=0.9,
+                                groups=five).threshold is None
+    assert peak_trust_threshold(metrics, u, 0.95, confidence=0.9,
+                                groups=np.arange(27)).n_spectra == 25
+    with pytest.raises(InputError, match=r"one label per spectrum, shape \(27,\)"):
+        peak_trust_threshold(metrics, u, 0.95, confidence=0.9, groups=five[:3])
+
+
 def test_threshold_needs_min_peaks_and_does_not_split_ties() -> None:
     metrics = _two_peak_set(3, 1)
     # 6 good peaks are fewer than 20: no threshold however good

@@ -24,8 +24,10 @@ disagreement on peak positions :func:`peak_position_spread` and scores on the
 most trusted spectra :func:`selective_peak_scores`, with the trust threshold
 for a target precision chosen on held-out data (:func:`calibrate_peak_trust`);
 per predicted peak, a relative-height threshold chosen the same way
-(:func:`find_predicted_peaks`, :func:`calibrate_peak_heights`); the sites'
-spectra averaged into their molecule's or crystal's (:func:`average_sites`).
+(:func:`find_predicted_peaks`, :func:`calibrate_peak_heights`), both bounded
+with the peaks of one molecule counted as correlated
+(:func:`precision_lower_bounds`); the sites' spectra averaged into their
+molecule's or crystal's (:func:`average_sites`).
 """
 
 from ._plot_embedding import embedding_html_figure, plot_embedding, save_embedding_figure
@@ -83,6 +85,7 @@ from .peak_trust import (
     selective_peak_scores,
 )
 from .plots import confusion_matrix_figure, parity_figure
+from .precision_bound import precision_lower_bounds
 from .refine import FitResult, SticksModel, fit_spectrum
 from .site_average import SiteAverage, average_site_spectra, average_sites
 from .spectral_metrics import (
@@ -124,6 +127,7 @@ __all__ = [
     "peak_hits",
     "peak_height_threshold",
     "calibrate_peak_heights",
+    "precision_lower_bounds",
     "recall_at_precision",
     "spectral_metrics",
     "Structure",

@@ -31,8 +31,10 @@ from ..errors import InputError, ParameterError
 from .peak_trust import (
     _calibration_energy,
     _check_confidence,
+    _check_groups,
     _check_target,
     _meets_target,
+    _site_groups,
     _Threshold,
 )
 
@@ -241,6 +243,7 @@ def peak_height_threshold(
     tolerance: float = 1.0,
     min_peaks: int = 20,
     confidence: float | None = None,
+    groups: Any = None,
 ) -> PeakHeightThreshold:
     """The lowest relative height whose taller peaks meet a target precision.
 
@@ -250,9 +253,11 @@ def peak_height_threshold(
     threshold. The precision is measured on these spectra, so it is an
     estimate for new spectra like them, not a bound; taking the longest set
     that meets the target favours a lucky one. With ``confidence`` the set's
-    one-sided Clopper-Pearson lower bound of the precision must meet the
-    target instead (peaks treated as independent): fewer peaks kept, less
-    luck promised.
+    one-sided lower bound of the precision must meet the target instead
+    (:func:`~xasml.learn.precision_bound.precision_lower_bounds`: Clopper-Pearson
+    at the effective number of peaks, the peaks of one spectrum, or of one
+    group of spectra, counted as correlated): fewer peaks kept, less luck
+    promised.
 
     Parameters
     ----------
@@ -268,6 +273,9 @@ def peak_height_threshold(
         Fewest peaks a kept set may have, >= 1.
     confidence
         In (0, 1), e.g. 0.9; ``None`` (default) uses the precision itself.
+    groups
+        The structure (molecule) of each spectrum, shape ``(peaks.n_spectra,)``,
+        for the bound; default: every spectrum its own.
 
     Returns
     -------
@@ -285,7 +293,10 @@ def peak_height_threshold(
     run = np.cumsum(h[order])
     kept = np.arange(1, h.size + 1)
     ends = np.append(heights[1:] < heights[:-1], True) if h.size else np.zeros(0, bool)
-    ok = ends & (kept >= min_peaks) & _meets_target(run, kept, target_precision, confidence)
+    g = _check_groups(groups, peaks.n_spectra)
+    cluster = (peaks.spectrum if g is None else g[peaks.spectrum])[order]
+    ok = ends & (kept >= min_peaks) & _meets_target(h[order], np.ones(h.size), target_precision,
+                                                    confidence, cluster)
     common: dict[str, Any] = dict(
         target_precision=float(target_precision), n_predicted_peaks=int(h.size),
         n_true_peaks=total_true, n_calibration=peaks.n_spectra,
@@ -338,7 +349,9 @@ def calibrate_peak_heights(
     energy
         The grid in eV where ``y`` is a bare array and the model was fitted on one.
     target_precision, min_peaks, confidence
-        As in :func:`peak_height_threshold`.
+        As in :func:`peak_height_threshold`; the bound counts the peaks of one
+        structure as correlated (its sites' by the labels ``"<structure>#<atom>"``
+        of ``X``; without labels, each spectrum's).
     tolerance, prominence
         Peak-metric settings (:func:`~xasml.learn.spectral_metrics`).
     per_structure
@@ -358,6 +371,7 @@ def calibrate_peak_heights(
         raise InputError(f"y must have shape {pred.shape} (held-out spectra on the model's "
                          f"energy grid); found {yt.shape}")
     grid = _calibration_energy(y, energy, np.asarray(model.energy_, dtype=np.float64))
+    groups = _site_groups(X)
     if per_structure:
         from .site_average import average_sites
 
@@ -369,7 +383,8 @@ def calibrate_peak_heights(
         weights = [getattr(s, "weight", 1.0) for s in X]
         pred = average_sites(pred, names, weights).values
         yt = average_sites(yt, names, weights).values
+        groups = None  # one spectrum per structure
     peaks = find_predicted_peaks(grid, pred, prominence=prominence)
     hit, n_true = peak_hits(grid, yt, peaks, tolerance=tolerance)
     return peak_height_threshold(peaks, hit, n_true, target_precision, tolerance=tolerance,
-                                 min_peaks=min_peaks, confidence=confidence)
+                                 min_peaks=min_peaks, confidence=confidence, groups=groups)

@@ -126,28 +126,49 @@ def _check_confidence(confidence: float | None) -> None:
         raise ParameterError(f"confidence must be None or in (0, 1); found {confidence!r}")
 
 
-def _meets_target(hits: np.ndarray, kept: np.ndarray, target_precision: float,
-                  confidence: float | None) -> np.ndarray:
-    """Which sets of ``kept`` peaks with ``hits`` within tolerance meet the target.
+def _meets_target(hits: np.ndarray, peaks: np.ndarray, target_precision: float,
+                  confidence: float | None, groups: Any = None) -> np.ndarray:
+    """Which leading sets of a ranked list meet the target precision.
 
-    Without ``confidence`` their precision must reach it; with one, the
-    one-sided Clopper-Pearson lower bound of the precision at that confidence,
-    so that a threshold chosen as the largest set meeting the target does not
-    promise what a lucky calibration set showed.
+    Item ``i`` holds ``peaks[i]`` predicted peaks, ``hits[i]`` of them within
+    tolerance. Without ``confidence`` a set's precision must reach the target;
+    with one, its lower bound at that confidence
+    (:func:`~xasml.learn.precision_bound.precision_lower_bounds`, the peaks of
+    one group counted as correlated), so that a threshold chosen as the
+    largest set meeting the target does not promise what a lucky calibration
+    set showed.
     """
-    hits = np.asarray(hits, dtype=np.float64)
-    kept = np.asarray(kept, dtype=np.float64)
     if confidence is None:
+        run, kept = np.cumsum(hits, dtype=np.float64), np.cumsum(peaks, dtype=np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            prec = np.where(kept > 0, hits / np.maximum(kept, 1), np.nan)
+            prec = np.where(kept > 0, run / np.maximum(kept, 1), np.nan)
         # a float tolerance so that an exact 19/20 meets 0.95
         return prec >= target_precision - 1e-12
-    from scipy.stats import beta
+    from .precision_bound import precision_lower_bounds
 
-    with np.errstate(invalid="ignore"):
-        lower = np.where(hits > 0, beta.ppf(1 - confidence, np.maximum(hits, 1),
-                                            np.maximum(kept - hits, 0) + 1), 0.0)
+    lower = precision_lower_bounds(hits, peaks, groups, confidence=confidence)
     return lower >= target_precision - 1e-12
+
+
+def _check_groups(groups: Any, n: int) -> np.ndarray | None:
+    """``groups`` as an array of ``n`` labels (None stays None), or an InputError."""
+    if groups is None:
+        return None
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise InputError(f"groups must give one label per spectrum, shape ({n},); "
+                         f"found {g.shape}")
+    return g
+
+
+def _site_groups(X: Any) -> np.ndarray | None:
+    """The molecule of each held-out structure, from its label; None without labels."""
+    from .structure_data import molecule_of
+
+    labels = [getattr(s, "label", None) for s in X]
+    if not labels or any(not isinstance(lab, str) for lab in labels):
+        return None
+    return np.array([molecule_of(str(lab)) for lab in labels])
 
 
 def _check_uncertainty(uncertainty: Any, n: int) -> np.ndarray:
@@ -283,6 +304,7 @@ def peak_trust_threshold(
     *,
     min_peaks: int = 20,
     confidence: float | None = None,
+    groups: Any = None,
 ) -> PeakTrustThreshold:
     """The largest uncertainty threshold whose kept spectra meet a peak precision.
 
@@ -292,9 +314,11 @@ def peak_trust_threshold(
     gives the threshold. The precision is measured on the calibration spectra
     themselves, so it is an estimate for new spectra like them, not a bound;
     ``min_peaks`` keeps a handful of lucky spectra from setting it. With
-    ``confidence`` the prefix must instead have a one-sided Clopper-Pearson
-    lower bound of its precision ``>= target_precision`` (peaks treated as
-    independent), which keeps fewer spectra but leaves less of the
+    ``confidence`` the prefix must instead have a one-sided lower bound of its
+    precision ``>= target_precision``
+    (:func:`~xasml.learn.precision_bound.precision_lower_bounds`: Clopper-Pearson
+    at the effective number of peaks, the spectra of one group counted as
+    correlated), which keeps fewer spectra but leaves less of the
     calibration set's luck in the promise.
 
     Parameters
@@ -310,6 +334,9 @@ def peak_trust_threshold(
         Fewest predicted peaks a kept set may have, >= 1.
     confidence
         In (0, 1), e.g. 0.9; ``None`` (default) uses the precision itself.
+    groups
+        The structure (molecule) of each spectrum, shape ``(n_spectra,)``, for
+        the bound; default: every spectrum its own.
 
     Returns
     -------
@@ -319,12 +346,14 @@ def peak_trust_threshold(
     _check_confidence(confidence)
     counts = np.asarray(metrics.peak_counts, dtype=np.int64).reshape(-1, 3)
     u = _check_uncertainty(uncertainty, len(counts))
+    g = _check_groups(groups, len(counts))
     order = np.argsort(u, kind="stable")
     run = np.cumsum(counts[order], axis=0)
     us = u[order]
     ends = np.append(us[1:] > us[:-1], True) if len(us) else np.zeros(0, bool)
-    ok = ends & (run[:, 1] >= min_peaks) & _meets_target(run[:, 2], run[:, 1],
-                                                         target_precision, confidence)
+    ok = ends & (run[:, 1] >= min_peaks) & _meets_target(
+        counts[order, 2], counts[order, 1], target_precision, confidence,
+        None if g is None else g[order])
     n = len(u)
     common: dict[str, Any] = dict(
         target_precision=float(target_precision), n_calibration=n,
@@ -353,6 +382,7 @@ def calibrate_peak_trust(
     prominence: float = 0.05,
     min_peaks: int = 20,
     confidence: float | None = None,
+    groups: Any = None,
 ) -> PeakTrustThreshold:
     """Choose the :func:`relative_std` threshold of a fitted ensemble on held-out data.
 
@@ -375,7 +405,8 @@ def calibrate_peak_trust(
         The grid in eV, shape ``(n_energy,)``, where ``y`` is a bare array and
         the model was fitted on one (not with a DataArray ``y``).
     target_precision, min_peaks, confidence
-        As in :func:`peak_trust_threshold`.
+        As in :func:`peak_trust_threshold`; the bound counts the sites of one
+        molecule as correlated (by the labels ``"<molecule>#<atom>"`` of ``X``).
     tolerance, prominence
         Peak-metric settings (:func:`~xasml.learn.spectral_metrics`).
 
@@ -398,7 +429,8 @@ def calibrate_peak_trust(
     mean, std = members.mean(axis=0), members.std(axis=0)
     metrics = spectral_metrics(grid, yt, mean, tolerance=tolerance, prominence=prominence)
     return peak_trust_threshold(metrics, relative_std(mean, std), target_precision,
-                                min_peaks=min_peaks, confidence=confidence)
+                                min_peaks=min_peaks, confidence=confidence,
+                                groups=_site_groups(X))
 
 
 def _calibration_energy(y: Any, energy: Any, model_energy: np.ndarray) -> np.ndarray:
