@@ -304,6 +304,7 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
                                                                "methanol#1"}
     assert len(held) == 1
     assert heights["confidence"] is None and trust["confidence"] is None  # --confidence 0
+    assert heights["bound"] is None
     # the held-out scores are the peak metric of the bundle's predictions of that molecule
     structures, spectra = load_structure_datasets([data])
     rows = [i for i, st in enumerate(structures) if st.label in held]
@@ -330,6 +331,10 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     extras = json.loads((bounded / "manifest.json").read_text())["extras"]
     assert [extras[k]["confidence"] for k in ("peak_height_trust", "structure_peak_height_trust",
                                               "peak_trust")] == [0.9, 0.9, 0.9]
+    # ... and how it was computed (a molecule's peaks correlated), absent in old bundles
+    from xasml.learn.peak_trust import BOUND
+
+    assert {extras[k]["bound"] for k in ("peak_height_trust", "peak_trust")} == {BOUND}
     assert main(["train-forward", str(data), "--out", str(tmp_path / "x.bundle"),
                  "--confidence", "1.5"]) == 2
     assert "--confidence: must be in [0, 1); found 1.5" in capsys.readouterr().err
@@ -360,7 +365,7 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     trust.update(threshold=float(rs.mean()), precision=0.97, coverage=0.5)
     # and a relative height of 0.5 trusts the peaks at least half as tall as the tallest
     heights.update(threshold=0.5, precision=0.96, coverage=0.6)
-    whole.update(threshold=0.5, precision=0.97, coverage=0.6, confidence=0.9)
+    whole.update(threshold=0.5, precision=0.97, coverage=0.6, confidence=0.9, bound=None)
     rel = pred["peak_relative_height"].values
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     table, whole_table = tmp_path / "peaks.csv", tmp_path / "structure_peaks.csv"
@@ -400,6 +405,8 @@ def test_train_forward_calibration_holds_out_molecules_and_flags_trust(tmp_path,
     flag = pred["structure_peak_energy_trusted"].attrs
     assert "97.0% of such" in flag["description"] and flag["confidence"] == 0.9
     assert "the 90% lower bound of that precision" in flag["description"]
+    # a bundle from before the grouped bound says how its bound counted the peaks
+    assert "peaks counted as independent" in flag["description"]
     assert "lower bound" not in pred["peak_energy_trusted"].attrs["description"]
     assert "confidence" not in pred["peak_energy_trusted"].attrs
     rows = pd.read_csv(whole_table)
@@ -668,3 +675,22 @@ def test_forward_cli_benchmark_writes_the_campaign_geometry_as_xyz(tmp_path):
     assert back.label == s.label and back.absorber == s.absorber
     np.testing.assert_array_equal(back.numbers, s.numbers)
     np.testing.assert_allclose(back.positions, s.positions, atol=1e-8)
+
+
+def test_height_flag_says_how_its_bound_counted_the_peaks() -> None:
+    from xasml.cli.forward import _height_trust
+    from xasml.learn.peak_heights import PredictedPeaks
+    from xasml.learn.peak_trust import BOUND
+
+    peaks = PredictedPeaks(spectrum=np.array([0, 0]), energy=np.array([1.0, 2.0]),
+                           relative_height=np.array([1.0, 0.2]), n_spectra=1, prominence=0.05)
+    cal = {"threshold": 0.5, "precision": 0.96, "tolerance": 1.0, "target_precision": 0.95,
+           "coverage": 0.5, "n_calibration": 10, "confidence": 0.9}
+    text = {}
+    for bound in (None, BOUND):
+        ds = xr.Dataset()
+        ok = _height_trust(ds, peaks, {**cal, "bound": bound}, "flag", ("s", "p"), "n")
+        assert ok.tolist() == [True, False]
+        text[bound] = ds["flag"].attrs["description"]
+    assert "a molecule's peaks counted as correlated" in text[BOUND]
+    assert "the peaks counted as independent" in text[None]

@@ -315,7 +315,10 @@ def _height_trust(ds, peaks, calibrated: dict | None, name: str, dims: tuple[str
     confidence = calibrated.get("confidence")
     if confidence is not None:  # train-forward --confidence (netCDF attrs cannot be None)
         attrs["confidence"] = float(confidence)
-        why += f" (the {float(confidence):.0%} lower bound of that precision was the test)"
+        # bundles trained before session 25 record no bound: their peaks counted as independent
+        how = ("a molecule's peaks counted as correlated" if calibrated.get("bound")
+               else "the peaks counted as independent")
+        why += f" (the {float(confidence):.0%} lower bound of that precision was the test, {how})"
     ds[name] = xr.DataArray(peaks.padded(ok, fill=False), dims=dims,
                             attrs={"description": why + f"; False past {count}", **attrs})
     return ok

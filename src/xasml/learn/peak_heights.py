@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import InputError, ParameterError
 from .peak_trust import (
+    BOUND,
     _calibration_energy,
     _check_confidence,
     _check_groups,
@@ -226,6 +227,8 @@ class PeakHeightThreshold(_Threshold):
     confidence
         ``None``: the kept peaks' precision met the target; else the
         confidence of the lower bound of it that did.
+    bound
+        How that lower bound was computed (``None`` without ``confidence``).
     n_kept, n_true_peaks
         Peaks kept, and true peaks of the calibration spectra.
     """
@@ -301,7 +304,8 @@ def peak_height_threshold(
         target_precision=float(target_precision), n_predicted_peaks=int(h.size),
         n_true_peaks=total_true, n_calibration=peaks.n_spectra,
         tolerance=float(tolerance), prominence=peaks.prominence,
-        confidence=None if confidence is None else float(confidence))
+        confidence=None if confidence is None else float(confidence),
+        bound=None if confidence is None else BOUND)
     if not ok.any():
         return PeakHeightThreshold(threshold=None, coverage=0.0, precision=float("nan"),
                                    fraction_within=float("nan"), n_kept=0, **common)

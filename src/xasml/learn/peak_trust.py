@@ -150,6 +150,10 @@ def _meets_target(hits: np.ndarray, peaks: np.ndarray, target_precision: float,
     return lower >= target_precision - 1e-12
 
 
+# what a threshold's ``bound`` records (bundles from before it counted peaks as independent)
+BOUND = "Clopper-Pearson at the effective number of peaks, a group's peaks correlated"
+
+
 def _check_groups(groups: Any, n: int) -> np.ndarray | None:
     """``groups`` as an array of ``n`` labels (None stays None), or an InputError."""
     if groups is None:
@@ -259,6 +263,7 @@ class _Threshold:
     tolerance: float
     prominence: float
     confidence: float | None
+    bound: str | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN written as ``None``)."""
@@ -290,6 +295,8 @@ class PeakTrustThreshold(_Threshold):
     confidence
         ``None``: the kept set's precision met the target; else the
         confidence of the lower bound of it that did.
+    bound
+        How that lower bound was computed (``None`` without ``confidence``).
     n_spectra
         Spectra kept.
     """
@@ -358,7 +365,8 @@ def peak_trust_threshold(
     common: dict[str, Any] = dict(
         target_precision=float(target_precision), n_calibration=n,
         tolerance=float(metrics.tolerance), prominence=float(metrics.prominence),
-        confidence=None if confidence is None else float(confidence))
+        confidence=None if confidence is None else float(confidence),
+        bound=None if confidence is None else BOUND)
     if not ok.any():
         return PeakTrustThreshold(threshold=None, coverage=0.0, precision=float("nan"),
                                   fraction_within=float("nan"), n_spectra=0,
