@@ -70,7 +70,7 @@ def main() -> None:
                     help="the bundle's --calibrate-fraction")
     ap.add_argument("--train", type=Path, nargs="+", default=draws[:2])
     ap.add_argument("--unseen", type=Path, nargs="+", default=draws[2:],
-                    help="draws the bundle never saw (default O draws 2 and 3); the first "
+                    help="draws the bundle never saw (default O draws 2 onwards); the first "
                          "is forward_cli's test draw")
     ap.add_argument("--splits", type=int, default=500)
     ap.add_argument("--target", type=float, default=0.95)

@@ -694,3 +694,21 @@ def test_height_flag_says_how_its_bound_counted_the_peaks() -> None:
         text[bound] = ds["flag"].attrs["description"]
     assert "a molecule's peaks counted as correlated" in text[BOUND]
     assert "the peaks counted as independent" in text[None]
+
+
+def test_benchmark_pools_the_draws_after_3_up_to_the_first_missing(tmp_path, monkeypatch):
+    """Draws 0-3 are always listed (a missing one is reported by name); later draws
+    join the pool while they are contiguous, so a new campaign enlarges the benchmark."""
+    import benchmarks.qm9_forward as qf
+
+    monkeypatch.setattr(qf, "CACHE", tmp_path)
+    assert [p.name for p in qf.default_datasets("O")] == [
+        f"qm9-o-rand600-seed{s}.zarr" for s in range(4)]
+    for s in (4, 5, 7):
+        (tmp_path / f"qm9-o-rand600-seed{s}.zarr").mkdir()
+    (tmp_path / "qm9-o-feff-rand600-seed4.zarr").mkdir()
+    assert [p.name for p in qf.default_datasets("O")][4:] == [
+        "qm9-o-rand600-seed4.zarr", "qm9-o-rand600-seed5.zarr"]
+    assert len(qf.default_datasets("N")) == 4
+    assert [p.name for p in qf.default_datasets("O", "feff")][4:] == [
+        "qm9-o-feff-rand600-seed4.zarr"]
