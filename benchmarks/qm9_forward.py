@@ -93,14 +93,17 @@ CACHE = Path.home() / ".cache" / "xasml"
 
 def default_datasets(element: str = "O", engine: str = "tddft") -> list[Path]:
     """The cache paths of draws 0-3 for ``element`` (``qm9-o-rand600-seed0.zarr``, ...),
-    and of the draws after 3 that were started, up to the first missing one.
+    and of the finished draws after 3 (consolidated, ``.zmetadata``), up to the first
+    missing or unfinished one.
 
     FEFF campaigns of the same draws are ``qm9-o-feff-rand600-seed0.zarr``, ...
     (``-feffscf-`` with SCF).
     """
     tag = {"tddft": "", "feff": "-feff", "feff-scf": "-feffscf"}[engine]
     paths = [CACHE / f"qm9-{element.lower()}{tag}-rand600-seed{s}.zarr" for s in range(4)]
-    while (nxt := CACHE / f"qm9-{element.lower()}{tag}-rand600-seed{len(paths)}.zarr").exists():
+    while (nxt := CACHE / f"qm9-{element.lower()}{tag}-rand600-seed{len(paths)}.zarr"
+           / ".zmetadata").is_file():
+        nxt = nxt.parent
         paths.append(nxt)
     return paths
 

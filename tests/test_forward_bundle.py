@@ -697,18 +697,20 @@ def test_height_flag_says_how_its_bound_counted_the_peaks() -> None:
 
 
 def test_benchmark_pools_the_draws_after_3_up_to_the_first_missing(tmp_path, monkeypatch):
-    """Draws 0-3 are always listed (a missing one is reported by name); later draws
-    join the pool while they are contiguous, so a new campaign enlarges the benchmark."""
+    """Draws 0-3 are always listed (a missing one is reported by name); later finished
+    draws join the pool while they are contiguous, so a new campaign enlarges the
+    benchmark once it is consolidated, and one still running is left out."""
     import benchmarks.qm9_forward as qf
 
     monkeypatch.setattr(qf, "CACHE", tmp_path)
     assert [p.name for p in qf.default_datasets("O")] == [
         f"qm9-o-rand600-seed{s}.zarr" for s in range(4)]
-    for s in (4, 5, 7):
-        (tmp_path / f"qm9-o-rand600-seed{s}.zarr").mkdir()
-    (tmp_path / "qm9-o-feff-rand600-seed4.zarr").mkdir()
+    for name in ("rand600-seed4", "rand600-seed5", "rand600-seed7", "feff-rand600-seed4"):
+        (tmp_path / f"qm9-o-{name}.zarr").mkdir()
+        (tmp_path / f"qm9-o-{name}.zarr" / ".zmetadata").touch()
+    (tmp_path / "qm9-o-rand600-seed6.zarr" / "parts").mkdir(parents=True)  # still running
     assert [p.name for p in qf.default_datasets("O")][4:] == [
-        "qm9-o-rand600-seed4.zarr", "qm9-o-rand600-seed5.zarr"]
+        "qm9-o-rand600-seed4.zarr", "qm9-o-rand600-seed5.zarr"]  # not 7, after 6
     assert len(qf.default_datasets("N")) == 4
     assert [p.name for p in qf.default_datasets("O", "feff")][4:] == [
         "qm9-o-feff-rand600-seed4.zarr"]
