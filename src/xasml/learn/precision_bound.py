@@ -75,6 +75,8 @@ def precision_lower_bounds(hits: Any, peaks: Any, groups: Any = None, *,
     """
     from scipy.stats import beta, t
 
+    if not 0.0 < confidence < 1.0:
+        raise InputError(f"confidence must lie in (0, 1), e.g. 0.9; found {confidence!r}")
     x = np.asarray(hits, dtype=np.float64)
     c = np.asarray(peaks, dtype=np.float64)
     if x.ndim != 1 or c.shape != x.shape:
