@@ -100,11 +100,12 @@ def default_datasets(element: str = "O", engine: str = "tddft") -> list[Path]:
     (``-feffscf-`` with SCF).
     """
     tag = {"tddft": "", "feff": "-feff", "feff-scf": "-feffscf"}[engine]
-    paths = [CACHE / f"qm9-{element.lower()}{tag}-rand600-seed{s}.zarr" for s in range(4)]
-    while (nxt := CACHE / f"qm9-{element.lower()}{tag}-rand600-seed{len(paths)}.zarr"
-           / ".zmetadata").is_file():
-        nxt = nxt.parent
-        paths.append(nxt)
+    def path(seed: int) -> Path:
+        return CACHE / f"qm9-{element.lower()}{tag}-rand600-seed{seed}.zarr"
+
+    paths = [path(s) for s in range(4)]
+    while (path(len(paths)) / ".zmetadata").is_file():
+        paths.append(path(len(paths)))
     return paths
 
 

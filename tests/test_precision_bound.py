@@ -73,6 +73,6 @@ def test_one_group_bounds_nothing_and_bad_input_is_named() -> None:
         precision_lower_bounds([1, 1], [1], confidence=0.9)
     with pytest.raises(InputError, match=r"one label per item, shape \(2,\)"):
         precision_lower_bounds([1, 1], [1, 1], [0], confidence=0.9)
-    for bad in (0.0, 1.0, 90):
-        with pytest.raises(InputError, match=r"confidence must lie in \(0, 1\)"):
+    for bad in (0.0, 1.0, 90, float("nan")):
+        with pytest.raises(InputError, match=r"confidence must be in \(0, 1\)"):
             precision_lower_bounds([1, 1], [1, 1], confidence=bad)

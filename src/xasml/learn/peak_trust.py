@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ParameterError
+from .precision_bound import _check_confidence as _check_bound_confidence
+from .precision_bound import precision_lower_bounds
 from .spectral_metrics import PeakMetrics, find_spectrum_peaks
 
 __all__ = [
@@ -122,8 +124,7 @@ def _check_target(target_precision: float, min_peaks: int) -> None:
 
 def _check_confidence(confidence: float | None) -> None:
     """ParameterError unless confidence is None or in (0, 1)."""
-    if confidence is not None and not 0 < confidence < 1:
-        raise ParameterError(f"confidence must be None or in (0, 1); found {confidence!r}")
+    _check_bound_confidence(confidence, optional=True)
 
 
 def _meets_target(hits: np.ndarray, peaks: np.ndarray, target_precision: float,
@@ -144,8 +145,6 @@ def _meets_target(hits: np.ndarray, peaks: np.ndarray, target_precision: float,
             prec = np.where(kept > 0, run / np.maximum(kept, 1), np.nan)
         # a float tolerance so that an exact 19/20 meets 0.95
         return prec >= target_precision - 1e-12
-    from .precision_bound import precision_lower_bounds
-
     lower = precision_lower_bounds(hits, peaks, groups, confidence=confidence)
     return lower >= target_precision - 1e-12
 

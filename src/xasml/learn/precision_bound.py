@@ -27,9 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ParameterError
 
 __all__ = ["precision_lower_bounds"]
+
+
+def _check_confidence(confidence: float | None, *, optional: bool = False) -> None:
+    """ParameterError unless confidence is in (0, 1) (or None where ``optional``)."""
+    if optional and confidence is None:
+        return
+    if confidence is None or not 0 < confidence < 1:
+        raise ParameterError(f"confidence must be {'None or ' if optional else ''}in (0, 1), "
+                             f"e.g. 0.9; found {confidence!r}")
 
 
 def _prior_in_group(values: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -75,8 +84,7 @@ def precision_lower_bounds(hits: Any, peaks: Any, groups: Any = None, *,
     """
     from scipy.stats import beta, t
 
-    if not 0.0 < confidence < 1.0:
-        raise InputError(f"confidence must lie in (0, 1), e.g. 0.9; found {confidence!r}")
+    _check_confidence(confidence)
     x = np.asarray(hits, dtype=np.float64)
     c = np.asarray(peaks, dtype=np.float64)
     if x.ndim != 1 or c.shape != x.shape:
