@@ -4,7 +4,9 @@ Run: ``python -m benchmarks.qm9_forward [--element O|N] [--engine tddft|feff|fef
 [--dataset DIR ...] [--train-fraction F ...]``
 
 Data: a per-site O K-edge campaign of randomly drawn O-containing QM9 molecules,
-built once with the resumable runner and cached outside the repository::
+built once with the resumable runner and cached outside the repository (finished draws
+are also kept in ``benchmarks/data`` and unpacked into the cache where it lacks them:
+:mod:`benchmarks.stored_draws`)::
 
     xasml simulate tddft --qm9 "$(python -m benchmarks.qm9_forward --draw 0)" \\
         --element O --site per-site --out ~/.cache/xasml/qm9-o-rand600-seed0.zarr --workers 2
@@ -87,6 +89,7 @@ import numpy as np
 
 from benchmarks._smiles import single_site_molecules, smiles_check
 from benchmarks._trust import print_calibrated, print_height_calibrated, print_selective
+from benchmarks.stored_draws import restore
 
 CACHE = Path.home() / ".cache" / "xasml"
 
@@ -222,6 +225,9 @@ def main() -> None:
     from xasml.learn.structure_data import load_structure_datasets, molecule_of
 
     t0 = time.perf_counter()
+    if not args.dataset:
+        for store in restore(CACHE):
+            print(f"restored {store} from benchmarks/data")
     # a draw still being built has parts but no consolidated store yet: left out
     default = default_datasets(args.element, args.engine)
     paths = args.dataset or [p for p in default if (p / ".zmetadata").is_file()]

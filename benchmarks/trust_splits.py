@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.qm9_forward import CACHE, default_datasets
+from benchmarks.stored_draws import restore
 
 
 def _thresholds(peaks, hit, n_true, rows: np.ndarray, groups: np.ndarray | None,
@@ -62,6 +63,7 @@ def _thresholds(peaks, hit, n_true, rows: np.ndarray, groups: np.ndarray | None,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    restore(CACHE)
     draws = default_datasets("O")
     ap.add_argument("--bundle", type=Path, default=CACHE / "trust-splits-o-d01-m3-cal20.bundle",
                     help="trained with train-forward --calibrate-fraction on --train, seed 0; "
