@@ -1,7 +1,7 @@
 """Finished campaign stores kept in the repository, so a new machine need not rebuild them.
 
 The QM9 benchmarks read their CVS-TDDFT draws from ``~/.cache/xasml``; one O draw (600
-molecules) costs about 53 min on 2 cores, and a machine's cache does not outlive it. A
+molecules) costs 53-90 min on 2 cores, and a machine's cache does not outlive it. A
 finished (consolidated) store is packed once into ``benchmarks/data/NAME.tar.gz``::
 
     python -m benchmarks.stored_draws archive ~/.cache/xasml/qm9-o-rand600-seed0.zarr
@@ -11,8 +11,11 @@ and unpacked into the cache where the cache lacks it::
     python -m benchmarks.stored_draws restore
 
 which ``qm9_forward``, ``forward_cli`` and ``trust_splits`` do themselves before they look
-for their draws. Archives are reproducible (members sorted, times and owners zeroed), so
-packing the same store twice gives the same bytes and git stores it once.
+for their draws. A campaign cut short can be kept too (``archive --partial``): restored, it
+resumes where it stopped when its ``xasml simulate`` command is run again, and the
+benchmarks leave it out until it is finished. Archives are reproducible (members sorted,
+times and owners zeroed), so packing the same store twice gives the same bytes and git
+stores it once.
 """
 
 from __future__ import annotations
@@ -39,18 +42,27 @@ def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def archive(store: Path, data: Path = DATA) -> Path:
-    """Pack the finished campaign ``store`` into ``data/<store name>.tar.gz``.
+def archive(store: Path, data: Path = DATA, *, partial: bool = False) -> Path:
+    """Pack the campaign ``store`` into ``data/<store name>.tar.gz``.
+
+    Parameters
+    ----------
+    partial
+        Also accept a campaign cut short (its finished batches in ``parts/``).
 
     Raises
     ------
     SystemExit
-        ``store`` is not a finished campaign store (no consolidated metadata).
+        ``store`` is not a finished campaign store (no consolidated metadata) and
+        ``partial`` is false, or not a campaign store at all.
     """
     store = Path(store)
     if not (store / FINISHED).is_file():
-        raise SystemExit(f"{store}: not a finished campaign store (no {FINISHED}); "
-                         "resume the campaign until it consolidates, then archive it")
+        if not partial:
+            raise SystemExit(f"{store}: not a finished campaign store (no {FINISHED}); "
+                             "resume the campaign until it consolidates, or pass --partial")
+        if not (store / "campaign.json").is_file():
+            raise SystemExit(f"{store}: not a campaign store (no campaign.json)")
     data.mkdir(parents=True, exist_ok=True)
     out = data / f"{store.name}{SUFFIX}"
     members = sorted(p for p in store.rglob("*") if not p.name.startswith(".tmp-"))
@@ -74,8 +86,9 @@ def restore(cache: Path = CACHE, data: Path = DATA) -> list[Path]:
     """Unpack each archive in ``data`` whose store ``cache`` lacks; the stores unpacked.
 
     A store already in the cache is never touched, finished or not (a campaign still
-    running there keeps its parts). Each archive is unpacked beside its target and moved
-    into place, so an interrupted restore leaves no half store.
+    running there keeps its parts; remove an unfinished one to take the archive's). Each
+    archive is unpacked beside its target and moved into place, so an interrupted restore
+    leaves no half store.
     """
     restored = []
     for arc in sorted(Path(data).glob(f"*.zarr{SUFFIX}")):
@@ -92,8 +105,8 @@ def restore(cache: Path = CACHE, data: Path = DATA) -> list[Path]:
                     raise SystemExit(f"{arc}: expected every member under {name}/; "
                                      f"found {stray[0]!r}")
                 tar.extractall(tmp, filter="data")
-            if not (tmp / name / FINISHED).is_file():
-                raise SystemExit(f"{arc}: holds no finished store ({name}/{FINISHED} missing)")
+            if not (tmp / name / "campaign.json").is_file():
+                raise SystemExit(f"{arc}: holds no campaign store ({name}/campaign.json missing)")
             os.replace(tmp / name, store)
             restored.append(store)
         finally:
@@ -106,16 +119,19 @@ def main() -> None:
     sub = ap.add_subparsers(dest="command", required=True)
     a = sub.add_parser("archive", help="pack finished campaign stores into benchmarks/data")
     a.add_argument("stores", type=Path, nargs="+")
+    a.add_argument("--partial", action="store_true",
+                   help="also pack a campaign cut short, to resume on another machine")
     r = sub.add_parser("restore", help="unpack the archived stores the cache lacks")
     r.add_argument("--cache", type=Path, default=CACHE)
     args = ap.parse_args()
     if args.command == "archive":
         for store in args.stores:
-            out = archive(store)
+            out = archive(store, partial=args.partial)
             print(f"{store} -> {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     else:
         for store in restore(args.cache):
-            print(f"restored {store}")
+            done = (store / FINISHED).is_file()
+            print(f"restored {store}" + ("" if done else " (unfinished: run its campaign again)"))
 
 
 if __name__ == "__main__":
