@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
+from _campaign_kill import kill_campaign_midway
 from xasml.errors import EngineError, ParameterError
 from xasml.simulate import (
     AnalyticEngine,
@@ -185,31 +182,9 @@ def test_interrupted_consolidation_recovers(tmp_path):
     assert not store.old.exists() and not store.tmp.exists()
 
 
-def _campaign_script(out: Path, delay: float) -> str:
-    return (
-        "from xasml.simulate import grid, run_campaign\n"
-        "d = grid(white_line_height='0:1.4:0.1', fwhm=[1.0, 2.5])\n"
-        f"run_campaign('analytic', d, {str(out)!r}, engine_settings={{'delay': {delay}}},"
-        " n_workers=0, batch_size=2, progress=False)\n"
-    )
-
-
 def test_resume_after_sigkill(tmp_path):
     out = tmp_path / "k.zarr"
-    path = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "PYTHONPATH": path}
-    proc = subprocess.Popen([sys.executable, "-c", _campaign_script(out, 0.05)], env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while len(list((out / "parts").glob("part-*.npz"))) < 4:
-            assert proc.poll() is None, "campaign ended before it could be killed"
-            assert time.monotonic() < deadline, "no part files appeared"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    n_parts = len(list((out / "parts").glob("part-*.npz")))
+    n_parts = kill_campaign_midway(out, 4)
     assert 4 <= n_parts < 15  # killed midway: some batches done, some not
     assert not (out / ".zmetadata").exists()  # nothing consolidated yet: no valid store
 

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import tarfile
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 from benchmarks import stored_draws as sd
 
+from _campaign_kill import kill_campaign_midway
 from xasml.simulate import grid, run_campaign
 
 
@@ -63,23 +58,7 @@ def test_a_campaign_cut_short_resumes_on_another_machine(tmp_path):
     the batches it had not finished; the result equals an uninterrupted run."""
     out = tmp_path / "build" / "qm9-o-rand600-seed7.zarr"
     design = grid(white_line_height="0:1.4:0.1", fwhm=[1.0, 2.5])  # 30 sets
-    script = ("from xasml.simulate import grid, run_campaign\n"
-              "d = grid(white_line_height='0:1.4:0.1', fwhm=[1.0, 2.5])\n"
-              f"run_campaign('analytic', d, {str(out)!r}, engine_settings={{'delay': 0.05}},"
-              " n_workers=0, batch_size=2, progress=False)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(sd.__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while len(list((out / "parts").glob("part-*.npz"))) < 3:
-            assert proc.poll() is None, "campaign ended before it could be killed"
-            assert time.monotonic() < deadline, "no part files appeared"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    n_parts = len(list((out / "parts").glob("part-*.npz")))
+    n_parts = kill_campaign_midway(out, 3)
     assert not (out / ".zmetadata").exists() and n_parts < 15
 
     with pytest.raises(SystemExit, match=r"seed7\.zarr: not a finished campaign store"):
