@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._trust import kept_peak_precision
-from benchmarks.qm9_forward import CACHE, default_datasets
+from benchmarks.qm9_forward import default_datasets
 from benchmarks.stored_draws import restore
 
 
@@ -118,7 +118,7 @@ def _score(name: str, energy: np.ndarray, truth: np.ndarray, pred: np.ndarray,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    restore(CACHE)
+    restore()
     draws = default_datasets("O")
     ap.add_argument("--train", type=Path, nargs="+", default=draws[:2],
                     help="campaign datasets to train on (default: O draws 0 and 1)")

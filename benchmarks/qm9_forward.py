@@ -89,9 +89,7 @@ import numpy as np
 
 from benchmarks._smiles import single_site_molecules, smiles_check
 from benchmarks._trust import print_calibrated, print_height_calibrated, print_selective
-from benchmarks.stored_draws import restore
-
-CACHE = Path.home() / ".cache" / "xasml"
+from benchmarks.stored_draws import CACHE, restore
 
 
 def default_datasets(element: str = "O", engine: str = "tddft") -> list[Path]:
@@ -226,7 +224,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     if not args.dataset:
-        for store in restore(CACHE):
+        for store in restore():
             print(f"restored {store} from benchmarks/data")
     # a draw still being built has parts but no consolidated store yet: left out
     default = default_datasets(args.element, args.engine)

@@ -1,7 +1,7 @@
 """Finished campaign stores kept in the repository, so a new machine need not rebuild them.
 
 The QM9 benchmarks read their CVS-TDDFT draws from ``~/.cache/xasml``; one O draw (600
-molecules) costs 53-90 min on 2 cores, and a machine's cache does not outlive it. A
+molecules) cost 53-98 min on 2 cores, and a machine's cache does not outlive it. A
 finished (consolidated) store is packed once into ``benchmarks/data/NAME.tar.gz``::
 
     python -m benchmarks.stored_draws archive ~/.cache/xasml/qm9-o-rand600-seed0.zarr
@@ -28,10 +28,11 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from xasml.simulate._store import CAMPAIGN_JSON, CampaignStore
+
 CACHE = Path.home() / ".cache" / "xasml"
 DATA = Path(__file__).resolve().parent / "data"
 SUFFIX = ".tar.gz"
-FINISHED = ".zmetadata"  # consolidated Zarr metadata: written last when a campaign ends
 
 
 def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -57,12 +58,12 @@ def archive(store: Path, data: Path = DATA, *, partial: bool = False) -> Path:
         ``partial`` is false, or not a campaign store at all.
     """
     store = Path(store)
-    if not (store / FINISHED).is_file():
+    if not CampaignStore(store).has_zarr():
         if not partial:
-            raise SystemExit(f"{store}: not a finished campaign store (no {FINISHED}); "
+            raise SystemExit(f"{store}: not a finished campaign store (not consolidated); "
                              "resume the campaign until it consolidates, or pass --partial")
-        if not (store / "campaign.json").is_file():
-            raise SystemExit(f"{store}: not a campaign store (no campaign.json)")
+        if not (store / CAMPAIGN_JSON).is_file():
+            raise SystemExit(f"{store}: not a campaign store (no {CAMPAIGN_JSON})")
     data.mkdir(parents=True, exist_ok=True)
     out = data / f"{store.name}{SUFFIX}"
     members = sorted(p for p in store.rglob("*") if not p.name.startswith(".tmp-"))
@@ -105,8 +106,9 @@ def restore(cache: Path = CACHE, data: Path = DATA) -> list[Path]:
                     raise SystemExit(f"{arc}: expected every member under {name}/; "
                                      f"found {stray[0]!r}")
                 tar.extractall(tmp, filter="data")
-            if not (tmp / name / "campaign.json").is_file():
-                raise SystemExit(f"{arc}: holds no campaign store ({name}/campaign.json missing)")
+            if not (tmp / name / CAMPAIGN_JSON).is_file():
+                raise SystemExit(f"{arc}: holds no campaign store ({name}/{CAMPAIGN_JSON} "
+                                 "missing)")
             os.replace(tmp / name, store)
             restored.append(store)
         finally:
@@ -130,7 +132,7 @@ def main() -> None:
             print(f"{store} -> {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     else:
         for store in restore(args.cache):
-            done = (store / FINISHED).is_file()
+            done = CampaignStore(store).has_zarr()
             print(f"restored {store}" + ("" if done else " (unfinished: run its campaign again)"))
 
 

@@ -63,7 +63,7 @@ def _thresholds(peaks, hit, n_true, rows: np.ndarray, groups: np.ndarray | None,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    restore(CACHE)
+    restore()
     draws = default_datasets("O")
     ap.add_argument("--bundle", type=Path, default=CACHE / "trust-splits-o-d01-m3-cal20.bundle",
                     help="trained with train-forward --calibrate-fraction on --train, seed 0; "
