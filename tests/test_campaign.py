@@ -23,8 +23,6 @@ from xasml.simulate import (
 )
 from xasml.simulate._store import CampaignStore
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-
 
 # -- the analytic engine ---------------------------------------------------------
 def test_analytic_engine_follows_protocol_and_registry():
