@@ -191,7 +191,8 @@ def main() -> None:
     ap.add_argument("--save-predictions", type=Path, default=None, metavar="NPZ",
                     help="write energy, test truth, ensemble mean/std and member predictions "
                          "(largest training fraction; with --calibrate also the validation "
-                         "molecules' truth and members) to this .npz for offline analysis")
+                         "molecules' truth and members) to this .npz for offline analysis "
+                         "(python -m benchmarks.ensemble_size NPZ: precision per ensemble size)")
     ap.add_argument("--figures", type=Path, default=None,
                     help="write parity and example-spectra plots (PNG) into this folder")
     ap.add_argument("--element", choices=("O", "N"), default="O",
