@@ -63,3 +63,13 @@ def test_main_prints_every_size_and_the_first_members(tmp_path, capsys):
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["1", "3"]  # 5 > the saved members: skipped
     assert "first   1: per molecule 100.0 %, per site 100.0 %" in out
+
+
+def test_blurring_merges_a_split_peak_into_the_true_one():
+    truth = _peaks(535.0)[None]
+    # two predicted peaks 0.7 eV either side of one true peak (widths 0.4 eV)
+    split = (_peaks(534.3) + _peaks(535.7))[None]
+    (s0, p0, f0, _), (s1, p1, f1, _) = es.smoothed_scores(E, truth, split, [0.0, 0.8])
+    assert (s0, p0, f0) == (0.0, 0.5, 1.0)  # the second peak near a matched one is a miss
+    # blurred to a width of 0.9 eV, the two merge (1.4 eV apart < twice the width)
+    assert (s1, p1, f1) == (0.8, 1.0, 1.0)
